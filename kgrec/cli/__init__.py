@@ -1,0 +1,61 @@
+"""The ``kgrec`` command line.
+
+Each command group lives in its own module and registers itself on ``app``.
+Only ``KGRecError`` is caught: it prints ``ErrorType: message`` and exits 1.
+Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from kgrec.errors import KGRecError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="kgrec",
+    help="Knowledge-graph recommender: load a catalog into Neo4j, train, recommend, explain.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Log at DEBUG level."),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="Log warnings only; no progress bars."),
+) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+
+
+def _register() -> None:
+    # Each module adds its commands to ``app`` on import.
+    from kgrec.cli import commands_db  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``kgrec`` script."""
+    _register()
+    try:
+        app(args=argv, standalone_mode=False)
+    except KGRecError as e:
+        typer.echo(f"{type(e).__name__}: {e}", err=True)
+        sys.exit(1)
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("Aborted.", err=True)
+        sys.exit(130)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except Exception as e:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        raise

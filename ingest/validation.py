@@ -15,16 +15,16 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Literal, TypeVar
+from typing import IO, Any, Literal, Self, TypeVar
 
 from kg.schema import check_id, check_kind, check_value
 from kgrec.errors import RecordError
 
-__all__ = ["OnError", "ON_ERROR_CHOICES", "Rejected", "RejectLog", "resolve", "record_error"]
+__all__ = ["ON_ERROR_CHOICES", "OnError", "RejectLog", "Rejected", "record_error", "resolve"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class RejectLog:
             self._fh.close()
             self._fh = None
 
-    def __enter__(self) -> RejectLog:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -168,8 +168,8 @@ def as_text(value: Any, path: str, line: int, field: str) -> str:
 
 
 def as_attributes(value: Any, path: str, line: int,
-                  field: str = "attributes") -> dict[str, list[str]]:
-    """``{kind: [values] | value}`` -> ``{kind: [values]}``, every kind and value checked.
+                  field: str = "attributes") -> dict[str, tuple[str, ...]]:
+    """``{kind: [values] | value}`` -> ``{kind: (values)}``, every kind and value checked.
 
     A value may be a string or a number (turned into its text).
     """
@@ -178,11 +178,11 @@ def as_attributes(value: Any, path: str, line: int,
     if not isinstance(value, dict):
         raise record_error(path, line, field,
                            f"must be an object {{kind: [values]}}, got {describe(value)}")
-    out: dict[str, list[str]] = {}
+    out: dict[str, tuple[str, ...]] = {}
     for kind, raw in value.items():
         values = raw if isinstance(raw, list) else [raw]
-        out[check_attribute_kind(kind, path, line, f"{field}.{kind}")] = [
-            check_attribute_value(v, path, line, f"{field}.{kind}") for v in values]
+        out[check_attribute_kind(kind, path, line, f"{field}.{kind}")] = tuple(
+            check_attribute_value(v, path, line, f"{field}.{kind}") for v in values)
     return out
 
 
@@ -252,6 +252,7 @@ class DuplicateCheck:
         return set(self._seen)
 
 
-def frozen_attributes(attributes: dict[str, list[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def frozen_attributes(attributes: Mapping[str, Sequence[str]]
+                      ) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """A hashable, order-independent form of an attribute mapping (for duplicate checks)."""
     return tuple(sorted((k, tuple(sorted(set(v)))) for k, v in attributes.items() if v))

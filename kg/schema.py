@@ -2,18 +2,39 @@
 
 Every label/type/key used in Cypher is a constant here; nothing that reaches a
 query text ever comes from input data.
+
+The graph::
+
+    (:User {id})-[:INTERACTED {weight, ts}]->(:Item {id, title, description,
+                                                    createdAt, updatedAt,
+                                                    embedding, embeddingVersion})
+    (:Item|User)-[:HAS_ATTRIBUTE]->(:Attribute {id: "kind:value", kind, value})
+
+``createdAt``/``updatedAt`` are Unix milliseconds set by the writer; ``ts`` is
+Unix seconds (0 when unknown). :func:`ensure_schema` creates the uniqueness
+constraints and indexes, :func:`ensure_vector_index` the cosine vector index
+``item_embedding`` on ``Item.embedding``.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from typing import Final, LiteralString
+from typing import TYPE_CHECKING, Any, Final, LiteralString
+
+from kgrec.errors import SchemaError
+
+if TYPE_CHECKING:
+    import neo4j
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "SCHEMA_VERSION",
     "USER", "ITEM", "ATTRIBUTE", "INTERACTED", "HAS_ATTRIBUTE",
     "KIND_PATTERN", "VALUE_PATTERN", "ID_PATTERN",
     "check_kind", "check_value", "check_id",
+    "ITEM_EMBEDDING_INDEX", "ensure_schema", "ensure_vector_index",
 ]
 
 SCHEMA_VERSION: Final = 1
@@ -23,6 +44,8 @@ ITEM: Final[LiteralString] = "Item"
 ATTRIBUTE: Final[LiteralString] = "Attribute"
 INTERACTED: Final[LiteralString] = "INTERACTED"
 HAS_ATTRIBUTE: Final[LiteralString] = "HAS_ATTRIBUTE"
+#: cosine vector index on ``Item.embedding``
+ITEM_EMBEDDING_INDEX: Final[LiteralString] = "item_embedding"
 
 #: attribute kinds become part of keys and may be shown as property-like names
 KIND_PATTERN: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -46,3 +69,69 @@ def check_value(value: str) -> bool:
 def check_id(key: str) -> bool:
     """True when ``key`` is an allowed user/item id."""
     return isinstance(key, str) and key.strip() == key and ID_PATTERN.fullmatch(key) is not None
+
+
+def ensure_schema(driver: neo4j.Driver, database: str = "neo4j") -> None:
+    """Create the uniqueness constraints on ``User/Item/Attribute.id`` and the indexes
+    on ``Attribute.kind``, ``Item.createdAt``, ``Item.updatedAt`` (idempotent).
+
+    Raises:
+        SchemaError: a statement failed (e.g. duplicate ids already stored).
+    """
+    from neo4j.exceptions import DriverError, Neo4jError
+
+    from kg import queries as q
+
+    for statement in q.SCHEMA_STATEMENTS:
+        try:
+            driver.execute_query(statement, database_=database)
+        except (Neo4jError, DriverError) as e:
+            raise SchemaError(f"schema statement failed on database {database!r}: "
+                              f"{statement}: {e}") from e
+    try:
+        driver.execute_query("CALL db.awaitIndexes(300)", database_=database)
+    except (Neo4jError, DriverError) as e:
+        raise SchemaError(f"indexes of database {database!r} did not come online: {e}") from e
+    logger.debug("schema ensured on %s", database)
+
+
+def ensure_vector_index(driver: neo4j.Driver, dim: int, database: str = "neo4j") -> bool:
+    """Create the cosine vector index ``item_embedding`` on ``Item.embedding``.
+
+    An existing index with another dimension is dropped and recreated.
+
+    Args:
+        driver: connected driver.
+        dim: vector length, 1..4096.
+        database: database name.
+
+    Returns:
+        True when the index was (re)created, False when it already matched.
+
+    Raises:
+        SchemaError: ``dim`` out of range or Neo4j refused the index.
+    """
+    from neo4j.exceptions import DriverError, Neo4jError
+
+    from kg import queries as q
+
+    if not isinstance(dim, int) or not 1 <= dim <= 4096:
+        raise SchemaError(f"vector index dimension must be an integer in 1..4096, got {dim!r}")
+    try:
+        records = driver.execute_query(q.SHOW_VECTOR_INDEX, name=ITEM_EMBEDDING_INDEX,
+                                       database_=database).records
+        if records:
+            options: dict[str, Any] = records[0]["options"] or {}
+            config = options.get("indexConfig", {})
+            if (config.get("vector.dimensions") == dim
+                    and config.get("vector.similarity_function", "").lower() == "cosine"):
+                return False
+            logger.info("recreating vector index %s: dimension %s -> %d",
+                        ITEM_EMBEDDING_INDEX, config.get("vector.dimensions"), dim)
+            driver.execute_query(q.DROP_VECTOR_INDEX, database_=database)
+        driver.execute_query(q.CREATE_VECTOR_INDEX, dim=dim, database_=database)
+        driver.execute_query("CALL db.awaitIndexes(300)", database_=database)
+    except (Neo4jError, DriverError) as e:
+        raise SchemaError(f"creating vector index {ITEM_EMBEDDING_INDEX!r} "
+                          f"(dimension {dim}) on database {database!r} failed: {e}") from e
+    return True

@@ -1,1 +1,31 @@
-"""llm_bridge."""
+"""llm_bridge: node texts -> float32 feature matrices, with a persistent feature cache.
+
+Never imports ``neo4j`` or ``kg``; rows of every matrix follow the caller's text order.
+"""
+
+from __future__ import annotations
+
+from llm_bridge.cache import CacheStats, FeatureStore
+from llm_bridge.encoder import TextEncoder, TextKind, encode_texts
+from llm_bridge.text import (
+    DEFAULT_ITEM_TEMPLATE,
+    attribute_text,
+    attributes_text,
+    item_text,
+    normalize_text,
+    user_text,
+)
+
+__all__ = [
+    "DEFAULT_ITEM_TEMPLATE",
+    "CacheStats",
+    "FeatureStore",
+    "TextEncoder",
+    "TextKind",
+    "attribute_text",
+    "attributes_text",
+    "encode_texts",
+    "item_text",
+    "normalize_text",
+    "user_text",
+]

@@ -37,6 +37,10 @@ def _root(
 def _register() -> None:
     # Each module adds its commands to ``app`` on import.
     from kgrec.cli import commands_db  # noqa: F401
+    from kgrec.cli import commands_load  # noqa: F401
+    from kgrec.cli import commands_encode  # noqa: F401
+    from kgrec.cli import commands_evaluate  # noqa: F401
+    from kgrec.cli import commands_train  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,128 @@
+"""Benchmark: kgrec, its ablations and every baseline on the protocol of EVALUATION.md.
+
+Default: MovieLens 100K (``movielens:../shared/datasets/ml-100k``), protocols W, C, L,
+seeds 2026-2028. Prints the Markdown table (mean ± std over seeds, ratio of each model to
+the best baseline per protocol) and checks kgrec against the targets:
+
+- W: kgrec NDCG@20 >= 1.01 x best baseline
+- C: kgrec NDCG@20 >= 1.7 x best baseline
+- L: kgrec tail Recall@20 >= 1.2 x best baseline, while W NDCG@20 >= 0.97 x best baseline
+
+Writes ``benchmarks/results/evaluate.json`` (machine, versions, seeds, dataset, rows,
+targets), ``evaluate.jsonl`` (one row per protocol/model/seed/k) and ``evaluate.png``.
+
+Run: ``.venv/bin/python benchmarks/evaluate.py [--dataset DIR|movielens:PATH]
+[--seeds 2026,2027,2028] [--protocol w,c,l] [--models EASE,kgrec] [--fast]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+# benchmarks/ingest.py would shadow the ``ingest`` package: import from the repo root
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
+sys.path.insert(0, str(ROOT))
+DEFAULT_DATASET = f"movielens:{ROOT.parent / 'shared' / 'datasets' / 'ml-100k'}"
+TARGETS = {"W": 1.01, "C": 1.7, "L": 1.2, "L_W_floor": 0.97}
+
+
+def _machine() -> dict[str, Any]:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "python": platform.python_version(), "platform": platform.platform(),
+            "load_average_at_start": os.getloadavg()}
+
+
+def _mean(rows: list[Any], protocol: str, model: str, metric: str, k: int = 20) -> float | None:
+    vals = [getattr(r, metric) for r in rows
+            if r.protocol == protocol and r.model == model and r.k == k]
+    return sum(vals) / len(vals) if vals else None
+
+
+def _targets(rows: list[Any]) -> dict[str, Any]:
+    """kgrec's ratios to the best baseline (by mean NDCG@20, or tail Recall@20 for L)."""
+    out: dict[str, Any] = {}
+    for protocol, metric in (("W", "ndcg"), ("C", "ndcg"), ("L", "recall")):
+        models = {r.model for r in rows if r.protocol == protocol}
+        base = [m for m in models if not m.startswith("kgrec")]
+        if "kgrec" not in models or not base:
+            continue
+        best = max(base, key=lambda m: _mean(rows, protocol, m, metric) or 0.0)
+        ratio = (_mean(rows, protocol, "kgrec", metric) or 0.0) / max(
+            _mean(rows, protocol, best, metric) or 0.0, 1e-12)
+        out[protocol] = {"metric": f"{metric}@20", "best_baseline": best,
+                         "ratio": round(ratio, 4), "target": TARGETS[protocol],
+                         "met": ratio >= TARGETS[protocol]}
+    if "L" in out and "W" in out:
+        out["L"]["w_ratio"] = out["W"]["ratio"]
+        out["L"]["met"] = out["L"]["met"] and out["W"]["ratio"] >= TARGETS["L_W_floor"]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", default=DEFAULT_DATASET,
+                        help="catalog folder, movielens:PATH or synthetic:USERS,ITEMS[,SEED]")
+    parser.add_argument("--seeds", default="2026,2027,2028")
+    parser.add_argument("--protocol", default="w,c,l")
+    parser.add_argument("--models", default=None, help="comma-separated model names")
+    parser.add_argument("--fast", action="store_true", help="skip ALS and LightGCN")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+
+    from gnn.evaluate import evaluate, format_table, plot_results, write_jsonl
+    from ingest import read_dataset
+    from kgrec.settings import Settings
+
+    machine = _machine()
+    start = time.perf_counter()
+    data = read_dataset(args.dataset)
+    rows = evaluate(data.to_snapshot(), dataset=data.name,
+                    protocols=args.protocol.split(","),
+                    seeds=[int(s) for s in args.seeds.split(",")],
+                    models=args.models.split(",") if args.models else None, fast=args.fast,
+                    settings=Settings.from_env(), device=args.device, show_progress=False)
+    seconds = time.perf_counter() - start
+    table = format_table(rows, k=20)
+    targets = _targets(rows)
+    print(f"dataset {data.name}, seeds {args.seeds}; machine: {machine['cpu']}, "
+          f"{machine['cores']} cores, GPU {machine['gpu']}; {seconds:.0f}s total\n")
+    print(table)
+    for protocol, t in targets.items():
+        print(f"- {protocol}: kgrec / {t['best_baseline']} ({t['metric']}) = {t['ratio']:.3f}, "
+              f"target >= {t['target']}: {'met' if t['met'] else 'NOT met'}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(rows, args.out / "evaluate.jsonl")
+    plot_results(rows, args.out / "evaluate.png")
+    (args.out / "evaluate.json").write_text(json.dumps({
+        "dataset": data.name, "spec": args.dataset, "seeds": args.seeds,
+        "protocols": args.protocol, "machine": machine,
+        "versions": rows[0].versions if rows else {}, "seconds": round(seconds, 1),
+        "targets": targets, "table_k20": table, "rows": [r.as_dict() for r in rows],
+    }, indent=2))
+    print(f"\nwrote {args.out / 'evaluate.json'}, evaluate.jsonl, evaluate.png")
+
+
+if __name__ == "__main__":
+    main()

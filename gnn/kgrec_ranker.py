@@ -1,0 +1,93 @@
+"""kgrec and its ablations as :class:`gnn.ranker.Ranker`s for the evaluation harness.
+
+``fit`` trains on ``context.fit_train`` with early stopping on ``context.valid``
+(NDCG@20), then, with ``refit=True``, retrains from scratch on ``train`` (validation
+pairs included) for the best epoch count. Refit is the default because the
+validation pairs are ~10% of the training signal; measured on MovieLens 100K the
+refit model scores at least as well as the early-stopped one (see the README notes).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+import numpy as np
+
+from gnn.features import NodeFeatures
+from gnn.model import ModelConfig
+from gnn.ranker import EvalContext, Ranker
+from gnn.train import TrainResult, refit_config, train_model
+from gnn.trained import TrainedModel
+from kg.snapshot import GraphSnapshot
+from kgrec.errors import TrainingError
+
+__all__ = ["KGREC_ABLATIONS", "KGRecRanker", "kgrec_rankers"]
+
+logger = logging.getLogger(__name__)
+
+#: ablation name -> ModelConfig overrides
+KGREC_ABLATIONS: dict[str, dict[str, bool]] = {
+    "kgrec": {},
+    "kgrec-no-text": {"use_text": False},
+    "kgrec-no-attributes": {"use_attributes": False},
+    "kgrec-no-id": {"use_id": False},
+}
+
+
+class KGRecRanker:
+    """The kgrec GNN behind the :class:`Ranker` protocol.
+
+    Args:
+        config: hyper-parameters (default :class:`ModelConfig()`); ``device`` ``"auto"``
+            follows ``context.device``.
+        name: name in the evaluation output.
+        refit: retrain on ``train`` for the early-stopped epoch count.
+        show_progress: progress bars while training.
+    """
+
+    def __init__(self, config: ModelConfig | None = None, name: str = "kgrec",
+                 refit: bool = True, show_progress: bool | None = None) -> None:
+        self.config = config or ModelConfig()
+        self.name = name
+        self.refit = refit
+        self.show_progress = show_progress
+        self.trained: TrainedModel | None = None
+        self.result: TrainResult | None = None
+
+    def __repr__(self) -> str:
+        return f"KGRecRanker(name={self.name!r}, refit={self.refit}, config={self.config!r})"
+
+    def fit(self, train: GraphSnapshot, context: EvalContext) -> None:
+        """Train with early stopping on ``context.valid``, then (optionally) refit on ``train``."""
+        features = NodeFeatures(item=context.item_features, attribute=context.attribute_features,
+                                user=context.user_features,
+                                encoder_id=str(context.extra.get("encoder_id", "")))
+        config = self.config
+        if config.device == "auto":
+            config = replace(config, device=context.device)
+        config = replace(config, seed=context.seed)
+        valid_candidates = context.extra.get("valid_candidates")
+        result = train_model(context.fit_train, features, config, context.valid,
+                             show_progress=self.show_progress,
+                             valid_candidates=None if valid_candidates is None
+                             else np.asarray(valid_candidates, dtype=bool))
+        if self.refit and context.valid.shape[1]:
+            result = train_model(train, features, refit_config(config, result),
+                                 None, show_progress=self.show_progress)
+        self.result = result
+        self.trained = result.trained
+
+    def score(self, user_idx: np.ndarray) -> np.ndarray:
+        """Scores ``float32 [len(user_idx), num_items]`` (cosine of final embeddings)."""
+        if self.trained is None:
+            raise TrainingError(f"{self.name}: score() called before fit()")
+        return self.trained.score(user_idx)
+
+
+def kgrec_rankers(config: ModelConfig | None = None) -> list[Ranker]:
+    """kgrec and its three ablations: ``kgrec``, ``kgrec-no-text``,
+    ``kgrec-no-attributes``, ``kgrec-no-id`` (same base config)."""
+    base = config or ModelConfig()
+    return [KGRecRanker(replace(base, **overrides), name=name)
+            for name, overrides in KGREC_ABLATIONS.items()]

@@ -1,0 +1,191 @@
+"""Full-ranking metrics of the evaluation protocol (``EVALUATION.md``).
+
+Every model is scored by this code: full ranking over the candidate items, with the
+user's seen (train, and validation when testing) items excluded. Score ties are broken
+by one fixed random permutation of the items, ``perm = default_rng(seed + 99)
+.permutation(num_items)``: among equal scores, the item that comes earlier in ``perm``
+ranks higher. Metrics (binary relevance, averaged over evaluated users):
+
+- Recall@K = |top-K ∩ test| / |test|
+- NDCG@K = DCG / IDCG, DCG = Σ_{hits at rank r (0-based)} 1 / log2(r + 2); the ideal DCG
+  places min(|test|, K) hits first
+- HitRate@K = share of users with at least one hit
+- Coverage@K = distinct items in all top-K lists / number of candidate items
+- Tail share@K = share of recommended slots filled by tail items
+
+Ranking is vectorised per batch of users (a stable ``argsort`` of the permuted scores).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from kgrec.errors import TrainingError
+
+__all__ = [
+    "RankingMetrics",
+    "tie_permutation",
+    "top_k",
+    "pair_matrix",
+    "ranking_metrics",
+    "evaluate_scores",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RankingMetrics:
+    """Metrics at one cutoff ``k``, averaged over ``n_users`` evaluated users."""
+
+    k: int
+    recall: float
+    ndcg: float
+    hit_rate: float
+    coverage: float
+    tail_share: float
+    n_users: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        """Plain dict of the fields."""
+        return asdict(self)
+
+
+def tie_permutation(num_items: int, seed: int) -> np.ndarray:
+    """The fixed tie-breaking order ``default_rng(seed + 99).permutation(num_items)``."""
+    return np.random.default_rng(seed + 99).permutation(num_items)
+
+
+def pair_matrix(pairs: np.ndarray, num_users: int, num_items: int) -> sp.csr_matrix:
+    """``bool [num_users, num_items]`` CSR matrix of ``int64 [2, E]`` (user, item) pairs."""
+    data = np.ones(pairs.shape[1], dtype=bool)
+    m = sp.csr_matrix((data, (pairs[0], pairs[1])), shape=(num_users, num_items), dtype=bool)
+    m.sum_duplicates()
+    return m
+
+
+def top_k(scores: np.ndarray, exclude: np.ndarray, k: int, perm: np.ndarray) -> np.ndarray:
+    """Top-``k`` item rows per user with deterministic tie-breaking.
+
+    Args:
+        scores: ``float [B, num_items]``, higher is better; must be finite or ``-inf``.
+        exclude: ``bool [B, num_items]`` items that may not be recommended.
+        k: list length.
+        perm: ``int64 [num_items]`` tie order (earlier wins), see :func:`tie_permutation`.
+
+    Returns:
+        ``int64 [B, k]`` item rows, best first; ``-1`` pads lists of users with fewer
+        than ``k`` recommendable items.
+
+    Raises:
+        TrainingError: ``scores`` contains NaN or ``+inf``.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if np.isnan(scores).any() or np.isposinf(scores).any():
+        raise TrainingError("scores contain NaN or +inf; the model diverged")
+    s = np.where(exclude, -np.inf, scores)[:, perm]
+    k = min(k, s.shape[1])
+    # stable sort on the permuted columns: equal scores keep the permutation's order
+    pos = np.argsort(-s, axis=1, kind="stable")[:, :k]
+    items = perm[pos]
+    items[np.take_along_axis(s, pos, axis=1) == -np.inf] = -1
+    return items
+
+
+def ranking_metrics(top: np.ndarray, relevant: sp.csr_matrix, ks: Sequence[int],
+                    candidates: np.ndarray, tail: np.ndarray) -> list[RankingMetrics]:
+    """Metrics at every ``k`` in ``ks`` from ranked lists.
+
+    Args:
+        top: ``int64 [U, K_max]`` ranked item rows (``-1`` = empty slot), ``K_max >= max(ks)``
+            or the number of items.
+        relevant: ``bool [U, num_items]`` CSR; row ``u`` holds the test items of ``top[u]``'s
+            user. Every row must be non-empty.
+        ks: cutoffs.
+        candidates: ``bool [num_items]`` candidate items (denominator of coverage).
+        tail: ``bool [num_items]`` tail items.
+
+    Returns:
+        One :class:`RankingMetrics` per ``k``, in the order of ``ks``.
+    """
+    n_users = top.shape[0]
+    n_rel = np.asarray(relevant.sum(axis=1)).ravel().astype(np.float64)
+    valid = top >= 0
+    safe = np.where(valid, top, 0)
+    hits = np.zeros(top.shape, dtype=bool)
+    for start in range(0, n_users, 1024):  # dense rows chunk by chunk: bounded memory
+        rel = relevant[start:start + 1024].toarray()
+        hits[start:start + 1024] = np.take_along_axis(rel, safe[start:start + 1024], axis=1)
+    hits &= valid
+    discount = 1.0 / np.log2(np.arange(top.shape[1]) + 2.0)
+    cum_discount = np.cumsum(discount)
+    n_cand = max(int(candidates.sum()), 1)
+    out = []
+    for k in ks:
+        h, v = hits[:, :k], valid[:, :k]
+        n_hit = h.sum(axis=1)
+        dcg = (h * discount[: h.shape[1]]).sum(axis=1)
+        ideal = cum_discount[np.minimum(n_rel, h.shape[1]).astype(np.int64) - 1]
+        slots = int(v.sum())
+        recommended = np.unique(top[:, :k][v])
+        out.append(RankingMetrics(
+            k=int(k),
+            recall=float(np.mean(n_hit / n_rel)) if n_users else 0.0,
+            ndcg=float(np.mean(dcg / ideal)) if n_users else 0.0,
+            hit_rate=float(np.mean(n_hit > 0)) if n_users else 0.0,
+            coverage=len(recommended) / n_cand,
+            tail_share=float(tail[top[:, :k][v]].sum() / slots) if slots else 0.0,
+            n_users=int(n_users),
+        ))
+    return out
+
+
+def evaluate_scores(
+    score: Callable[[np.ndarray], np.ndarray],
+    users: np.ndarray,
+    relevant: sp.csr_matrix,
+    seen: sp.csr_matrix,
+    candidates: np.ndarray,
+    tail: np.ndarray,
+    ks: Sequence[int],
+    seed: int,
+    batch_size: int = 1024,
+) -> list[RankingMetrics]:
+    """Rank every candidate for ``users`` batch by batch and compute the metrics.
+
+    Args:
+        score: ``user_idx int64 [B] -> float [B, num_items]`` (e.g. ``Ranker.score``).
+        users: ``int64 [U]`` evaluated users.
+        relevant: ``bool [num_users, num_items]`` test items (full user rows).
+        seen: ``bool [num_users, num_items]`` items to exclude (train, validation).
+        candidates: ``bool [num_items]`` items that may be recommended.
+        tail: ``bool [num_items]`` tail items.
+        ks: cutoffs.
+        seed: split seed (ties: ``default_rng(seed + 99)``).
+        batch_size: users per ``score`` call.
+
+    Returns:
+        One :class:`RankingMetrics` per ``k``.
+
+    Raises:
+        TrainingError: a score matrix has the wrong shape or contains NaN/+inf.
+    """
+    num_items = relevant.shape[1]
+    perm = tie_permutation(num_items, seed)
+    k_max = min(max(ks), num_items)
+    tops = []
+    for start in range(0, len(users), batch_size):
+        batch = np.asarray(users[start:start + batch_size], dtype=np.int64)
+        s = np.asarray(score(batch))
+        if s.shape != (len(batch), num_items):
+            raise TrainingError(f"score() must return shape ({len(batch)}, {num_items}), "
+                                f"got {s.shape}")
+        exclude = seen[batch].toarray() | ~candidates[None, :]
+        tops.append(top_k(s, exclude, k_max, perm))
+    top = np.concatenate(tops) if tops else np.zeros((0, k_max), dtype=np.int64)
+    return ranking_metrics(top, relevant[users], ks, candidates, tail)

@@ -1,0 +1,428 @@
+"""Training of :class:`gnn.model.KGRecModel`: in-batch sampled softmax, full-batch
+propagation, early stopping on validation NDCG@20.
+
+Each step propagates the whole graph once (``Â`` is a sparse CSR tensor; no
+``torch-sparse``/``pyg-lib``), takes a batch of ``B`` training (user, item) pairs and
+minimises the softmax cross-entropy of each user's positive against the batch's other
+positives (+ ``uniform_negatives`` uniformly drawn items) at temperature ``τ``. The
+in-batch negatives are drawn ∝ popularity, which debiases popular items; ``logq``
+scales the correction that removes that debiasing.
+
+Scale and memory (float32, ``N`` nodes, ``nnz`` directed edges, ``d = dim``,
+``L = layers``, ``D`` feature size): one step holds ``O(N·d·(L + 2) + nnz + N·D)``
+floats plus ``B·(B + M)`` logits, and costs ``O(nnz·d·L + N·D·d)``. Rough limits with
+the defaults (``d = 64``, ``L = 2``, ``D = 384``, ``B = 1024``): the text features
+dominate (``N·D·4`` bytes ≈ 1.5 KB per node; twice that with Adam states and
+gradients on the projection's activations), so ~3 M nodes / 50 M edges fit this
+24 GiB CPU box, and ~10 M nodes / 300 M edges an 80 GB GPU. Time grows with
+``E / B`` steps per epoch × ``nnz`` per step, so raise ``batch_size`` with the
+number of interactions on large graphs.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import partial
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from gnn.features import NodeFeatures
+from gnn.graph import HomogeneousGraph, build_homogeneous, check_features
+from gnn.model import NODE_TYPES, KGRecModel, ModelConfig
+from gnn.trained import TrainedModel
+from kg.snapshot import GraphSnapshot
+from kgrec.errors import TrainingError
+
+__all__ = [
+    "TrainResult",
+    "export_trained",
+    "plot_history",
+    "refit_config",
+    "resolve_device",
+    "train_model",
+    "validation_ndcg",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class TrainResult:
+    """What :func:`train_model` returns.
+
+    Attributes:
+        trained: the serving-ready :class:`TrainedModel` (best epoch's weights).
+        model: the torch module (best weights loaded, on ``device``).
+        history: per evaluated epoch: ``epoch``, ``loss``, ``val_ndcg`` (NaN without
+            validation) and cumulative ``seconds``.
+        best_epoch: epoch (1-based) of the kept weights.
+        seconds: wall-clock training time.
+        device: where it trained.
+    """
+
+    trained: TrainedModel
+    model: KGRecModel
+    history: dict[str, list[float]] = field(default_factory=dict)
+    best_epoch: int = 0
+    seconds: float = 0.0
+    device: str = "cpu"
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` -> ``cuda`` when available, else ``cpu``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise TrainingError(f"device {device!r} requested but CUDA is not available")
+    return torch.device(device)
+
+
+def _progress_default(show_progress: bool | None) -> bool:
+    return logger.isEnabledFor(logging.INFO) if show_progress is None else show_progress
+
+
+def _csr(pairs: np.ndarray, n_rows: int, n_cols: int) -> sp.csr_matrix:
+    m = sp.csr_matrix((np.ones(pairs.shape[1], dtype=np.float32), (pairs[0], pairs[1])),
+                      shape=(n_rows, n_cols))
+    m.sum_duplicates()
+    return m
+
+
+def validation_ndcg(score: Callable[[np.ndarray], np.ndarray | torch.Tensor],
+                    seen: sp.csr_matrix, valid: sp.csr_matrix, k: int = 20,
+                    candidates: np.ndarray | None = None, batch_size: int = 2048) -> float:
+    """Mean NDCG@k over users with a validation item, full ranking, seen items excluded.
+
+    Args:
+        score: ``user_idx int64 [B] -> float [B, I]`` scores (NumPy or torch).
+        seen: ``[U, I]`` CSR of train items (excluded from the ranking).
+        valid: ``[U, I]`` CSR of validation items (relevant).
+        k: cutoff.
+        candidates: optional ``bool [I]`` items that may be ranked.
+        batch_size: users per ``score`` call.
+
+    Returns:
+        NDCG@k (binary relevance), 0.0 when no user has a validation item.
+    """
+    users = np.flatnonzero(np.diff(valid.indptr) > 0)
+    if len(users) == 0:
+        return 0.0
+    discount = 1.0 / np.log2(np.arange(k) + 2.0)
+    cum = np.cumsum(discount)
+    total = 0.0
+    for start in range(0, len(users), batch_size):
+        batch = users[start:start + batch_size]
+        with torch.no_grad():
+            s = score(batch)
+        s = s.float().cpu().numpy() if isinstance(s, torch.Tensor) else np.array(s, np.float32)
+        sub = seen[batch].tocoo()
+        s[sub.row, sub.col] = -np.inf
+        if candidates is not None:
+            s[:, ~candidates] = -np.inf
+        kk = min(k, s.shape[1])
+        top = np.argpartition(-s, kk - 1, axis=1)[:, :kk]
+        top = np.take_along_axis(top, np.argsort(-np.take_along_axis(s, top, 1), axis=1), 1)
+        rel = valid[batch].toarray() > 0
+        hits = np.take_along_axis(rel, top, 1)
+        dcg = (hits * discount[:kk]).sum(1)
+        n_rel = np.minimum(rel.sum(1), kk)
+        total += float((dcg / cum[n_rel - 1]).sum())
+    return total / len(users)
+
+
+def _dot_scores(zu: torch.Tensor, zi: torch.Tensor, users: np.ndarray) -> torch.Tensor:
+    return zu[torch.from_numpy(users).to(zu.device)] @ zi.T
+
+
+def _sampled_softmax(zu: torch.Tensor, zi: torch.Tensor, pos: torch.Tensor, cols: torch.Tensor,
+                     log_q: torch.Tensor, config: ModelConfig) -> torch.Tensor:
+    """In-batch sampled-softmax loss with logQ correction.
+
+    Shapes:
+        - ``zu``: ``[B, d]`` users; ``zi``: ``[C, d]`` items of ``cols`` (``C >= B``; the
+          first ``B`` are the positives ``pos``)
+        - output: scalar
+    """
+    if config.cosine:
+        zu, zi = F.normalize(zu, dim=1), F.normalize(zi, dim=1)
+    logits = zu @ zi.T / config.temperature
+    if config.logq:
+        logits = logits - config.logq * log_q[cols].unsqueeze(0)
+    # a column holding the row's own positive item is not a negative
+    same = pos.unsqueeze(1) == cols.unsqueeze(0)
+    same[:, : len(pos)].fill_diagonal_(False)
+    logits = logits.masked_fill(same, -torch.inf)
+    return F.cross_entropy(logits, torch.arange(len(pos), device=zu.device))
+
+
+def export_trained(model: KGRecModel, graph: HomogeneousGraph, x: dict[str, torch.Tensor],
+                   snapshot: GraphSnapshot, features: NodeFeatures, seed: int,
+                   encoder_fingerprint: str = "") -> TrainedModel:
+    """Run one eval-mode forward pass and keep everything serving needs as arrays."""
+    from kg.schema import SCHEMA_VERSION
+
+    model.eval()
+    with torch.no_grad():
+        layers = model.propagate(model.layer0(x), graph.adj)
+        stacked = torch.stack(layers, 0)
+        final = stacked.mean(0)
+    final_np = final.float().cpu().numpy()
+    if not np.isfinite(final_np).all():
+        raise TrainingError("final embeddings contain NaN or inf; lower lr or check features")
+    _, off_i, off_a = graph.offsets
+    user_emb, item_emb = final_np[:off_i], final_np[off_i:off_a]
+    if model.config.cosine:
+        user_emb = user_emb / np.maximum(np.linalg.norm(user_emb, axis=1, keepdims=True), 1e-12)
+        item_emb = item_emb / np.maximum(np.linalg.norm(item_emb, axis=1, keepdims=True), 1e-12)
+    proj_w = {t: m.weight.detach().float().cpu().numpy() for t, m in model.proj.items()}
+    proj_b = {t: m.bias.detach().float().cpu().numpy() for t, m in model.proj.items()}
+    if model.config.use_id:
+        user_id_emb = model.emb["user"].weight.detach().float().cpu().numpy()[:graph.num_users]
+    else:
+        user_id_emb = np.zeros((graph.num_users, model.config.dim), np.float32)
+    return TrainedModel(
+        config=model.config, user_ids=list(snapshot.user_ids), item_ids=list(snapshot.item_ids),
+        attribute_ids=list(snapshot.attribute_ids),
+        user_emb=np.ascontiguousarray(user_emb, dtype=np.float32),
+        item_emb=np.ascontiguousarray(item_emb, dtype=np.float32),
+        layers=stacked.float().cpu().numpy(), degree=graph.degree.copy(),
+        proj_weight=proj_w, proj_bias=proj_b,
+        user_id_emb=np.ascontiguousarray(user_id_emb, dtype=np.float32),
+        item_has_id=model.item_has_id.cpu().numpy().copy(), encoder_id=features.encoder_id,
+        encoder_fingerprint=encoder_fingerprint, schema_version=int(SCHEMA_VERSION), seed=seed,
+        state_dict={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+    )
+
+
+def _fit_item_item(trained: TrainedModel, train_csr: sp.csr_matrix,
+                   valid_csr: sp.csr_matrix | None, valid_candidates: np.ndarray | None
+                   ) -> dict[str, float]:
+    """Attach the EASE term (see :mod:`gnn.item_item`); λ, β from config or validation."""
+    from gnn.item_item import LAMBDA_MULTIPLIERS, WEIGHT_GRID, ease_scores, fit_ease
+
+    config = trained.config
+    n_i = train_csr.shape[1]
+    if not (config.item_item and config.use_id) or n_i > config.item_item_max_items:
+        return {}
+    train_csr = (train_csr > 0).astype(np.float32).tocsr()
+    degree = np.asarray(train_csr.sum(axis=0)).ravel()
+    mean_degree = float(degree[degree > 0].mean()) if (degree > 0).any() else 1.0
+    if config.item_item_lambda is not None and config.item_item_weight is not None:
+        lambdas, weights = [config.item_item_lambda], [config.item_item_weight]
+    elif valid_csr is not None:
+        lambdas = [m * mean_degree for m in LAMBDA_MULTIPLIERS]
+        weights = list(WEIGHT_GRID)
+    else:  # no validation to choose on: the middle of the grids
+        lambdas = [LAMBDA_MULTIPLIERS[len(LAMBDA_MULTIPLIERS) // 2] * mean_degree]
+        weights = [1.0]
+    best = (-1.0, 0.0, 0.0, None)
+    for lam in lambdas:
+        b = fit_ease(train_csr, lam)
+        for w in weights:
+            if valid_csr is None or len(lambdas) * len(weights) == 1:
+                best = (0.0, lam, w, b)
+                break
+            if w == 0.0 and best[3] is not None:
+                continue
+
+            def score(users: np.ndarray, b: np.ndarray = b, w: float = w) -> np.ndarray:
+                return trained.user_emb[users] @ trained.item_emb.T + \
+                    w * ease_scores(train_csr, b, users)
+
+            val = validation_ndcg(score, train_csr, valid_csr, 20, valid_candidates)
+            if val > best[0]:
+                best = (val, lam, w, b)
+    _, lam, w, b = best
+    if w > 0:
+        trained.item_item, trained.item_item_weight = b, float(w)
+        trained.interactions = train_csr
+    logger.info("item-item term: lambda %.1f, weight %.2f (validation NDCG@20 %.4f)",
+                lam, w, best[0])
+    return {"item_item_lambda": float(lam), "item_item_weight": float(w),
+            "hybrid_val_ndcg": float(best[0])}
+
+
+def train_model(
+    snapshot: GraphSnapshot,
+    features: NodeFeatures,
+    config: ModelConfig | None = None,
+    valid: np.ndarray | None = None,
+    show_progress: bool | None = None,
+    *,
+    valid_candidates: np.ndarray | None = None,
+    encoder_fingerprint: str = "",
+) -> TrainResult:
+    """Train a :class:`KGRecModel` on ``snapshot``'s interactions.
+
+    With ``valid`` the model is evaluated every ``config.eval_every`` epochs (NDCG@20,
+    full ranking over items, train items excluded) and training stops after
+    ``config.patience`` evaluations without improvement; the best weights are kept.
+    Without ``valid`` it trains exactly ``config.max_epochs`` epochs.
+
+    Args:
+        snapshot: training graph (validation pairs must NOT be in it).
+        features: text features in snapshot row order.
+        config: hyper-parameters (default :class:`ModelConfig()`).
+        valid: ``int64 [2, E_val]`` held-out ``(user_idx, item_idx)`` pairs, or None.
+        show_progress: epoch progress bar; ``None`` = on when logging at INFO.
+        valid_candidates: optional ``bool [num_items]`` items ranked in validation.
+        encoder_fingerprint: recorded in the :class:`TrainedModel`.
+
+    Returns:
+        :class:`TrainResult`.
+
+    Raises:
+        TrainingError: no interactions, mismatched features, or a non-finite loss.
+    """
+    config = config or ModelConfig()
+    check_features(snapshot, features)
+    if snapshot.num_interactions == 0:
+        raise TrainingError("training snapshot has no interactions")
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    t0 = time.perf_counter()
+
+    graph = build_homogeneous(snapshot, use_attributes=config.use_attributes,
+                              use_user_attributes=config.use_user_attributes).to(device)
+    n_u, n_i = snapshot.num_users, snapshot.num_items
+    _, off_i, _ = graph.offsets
+    x = {t: torch.from_numpy(np.ascontiguousarray(getattr(features, t), np.float32)).to(device)
+         for t in NODE_TYPES}
+    pairs_csr = _csr(snapshot.interaction_index, n_u, n_i)
+    pairs_coo = pairs_csr.tocoo()
+    pairs = np.stack([pairs_coo.row, pairs_coo.col]).astype(np.int64)
+    counts = np.bincount(pairs[1], minlength=n_i)
+    item_has_id = torch.from_numpy(counts > 0)
+    model = KGRecModel(config, n_u, n_i, snapshot.num_attributes, features.dim,
+                       item_has_id).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
+                                 weight_decay=config.weight_decay)
+    b = min(config.batch_size, pairs.shape[1])
+    m = config.uniform_negatives
+    # proposal of the negatives: in-batch ∝ popularity mixed with M uniform draws
+    q = (b * counts / counts.sum() + m / n_i) / (b + m)
+    log_q = torch.from_numpy(np.log(np.maximum(q, 1e-12)).astype(np.float32)).to(device)
+    valid_csr = _csr(valid, n_u, n_i) if valid is not None and valid.shape[1] else None
+    use_amp = config.amp and device.type == "cuda"
+    _, off_i, off_a = graph.offsets
+    cold_path = config.cold_weight > 0 and graph.item_attr is not None
+
+    history: dict[str, list[float]] = {"epoch": [], "loss": [], "val_ndcg": [], "seconds": []}
+    best, best_epoch, best_state, bad = -1.0, 0, None, 0
+    bar = tqdm(range(1, config.max_epochs + 1), desc="train", unit="epoch",
+               disable=not _progress_default(show_progress), leave=False)
+    for epoch in bar:
+        model.train()
+        order = rng.permutation(pairs.shape[1])
+        losses = []
+        for start in range(0, len(order) - b + 1 if len(order) >= b else 1, b):
+            idx = order[start:start + b]
+            u = torch.from_numpy(pairs[0, idx]).to(device)
+            pos = torch.from_numpy(pairs[1, idx]).to(device)
+            keep = torch.from_numpy(rng.random(n_i) >= config.id_dropout).to(device)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+                layers, z = model.forward_layers(x, graph.adj, keep)
+            cols = pos
+            if m:
+                cols = torch.cat([pos, torch.from_numpy(rng.integers(0, n_i, m)).to(device)])
+            zu = z[u]
+            loss = _sampled_softmax(zu, z[off_i + cols], pos, cols, log_q, config)
+            if cold_path:
+                zc = model.cold_item_embeddings(x, layers, graph.item_attr, graph.attr_item,
+                                                off_a)
+                loss = loss + config.cold_weight * _sampled_softmax(zu, zc[cols], pos, cols,
+                                                                    log_q, config)
+            if not torch.isfinite(loss):
+                raise TrainingError(f"epoch {epoch}: loss is {loss.item()}; lower lr "
+                                    f"(now {config.lr}) or raise temperature")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        mean_loss = float(np.mean(losses))
+        if epoch % config.eval_every and epoch != config.max_epochs:
+            continue
+        val = float("nan")
+        if valid_csr is not None:
+            model.eval()
+            with torch.no_grad():
+                z = model(x, graph.adj).float()
+                zu, zi = z[:off_i], z[off_i:off_i + n_i]
+                if config.cosine:
+                    zu, zi = F.normalize(zu, dim=1), F.normalize(zi, dim=1)
+                val = validation_ndcg(partial(_dot_scores, zu, zi), pairs_csr, valid_csr, 20,
+                                      valid_candidates)
+        history["epoch"].append(epoch)
+        history["loss"].append(mean_loss)
+        history["val_ndcg"].append(val)
+        history["seconds"].append(time.perf_counter() - t0)
+        bar.set_postfix(loss=f"{mean_loss:.4f}", val_ndcg=f"{val:.4f}")
+        if bar.disable:
+            logger.info("epoch %d: loss %.4f, val NDCG@20 %.4f", epoch, mean_loss, val)
+        if valid_csr is None:
+            best_epoch = epoch
+            continue
+        if val > best:
+            best, best_epoch, bad = val, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            bad += 1
+            if bad >= config.patience:
+                break
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    trained = export_trained(model, graph, x, snapshot, features, config.seed,
+                             encoder_fingerprint)
+    hybrid = _fit_item_item(trained, pairs_csr, valid_csr, valid_candidates)
+    seconds = time.perf_counter() - t0
+    trained.info = {"best_epoch": best_epoch, "best_val_ndcg": best if best >= 0 else None,
+                    "seconds": seconds, "device": str(device), "history": history, **hybrid}
+    logger.info("trained %s in %.1fs on %s: best epoch %d, val NDCG@20 %.4f", model, seconds,
+                device, best_epoch, best)
+    return TrainResult(trained=trained, model=model, history=history, best_epoch=best_epoch,
+                       seconds=seconds, device=str(device))
+
+
+def refit_config(config: ModelConfig, result: TrainResult) -> ModelConfig:
+    """``config`` set to retrain, without validation, what ``result`` chose: its best
+    epoch count and its item–item ``λ``/``β``."""
+    info = result.trained.info
+    return replace(config, max_epochs=max(1, result.best_epoch),
+                   item_item_lambda=info.get("item_item_lambda", config.item_item_lambda),
+                   item_item_weight=info.get("item_item_weight", config.item_item_weight))
+
+
+def plot_history(history: dict[str, list[float]], path: str) -> None:
+    """Write a PNG with the training loss and validation NDCG@20 per epoch.
+
+    Args:
+        history: :attr:`TrainResult.history`.
+        path: output ``.png`` file.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
+    ax1.plot(history["epoch"], history["loss"], marker=".")
+    ax1.set(xlabel="epoch", ylabel="loss", title="training loss")
+    val = np.asarray(history["val_ndcg"], dtype=float)
+    if np.isfinite(val).any():
+        ax2.plot(history["epoch"], val, marker=".", color="tab:green")
+        best = int(np.nanargmax(val))
+        ax2.axvline(history["epoch"][best], color="grey", linestyle="--", linewidth=0.8)
+    ax2.set(xlabel="epoch", ylabel="NDCG@20", title="validation NDCG@20")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

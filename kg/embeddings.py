@@ -1,0 +1,162 @@
+"""Write node embeddings back to Neo4j, read them, and query the vector index.
+
+Embeddings are stored as ``embedding`` (list of float) plus ``embeddingVersion``
+(the model version string) on ``Item`` or ``User`` nodes, keyed by business id.
+``Item.embedding`` is served by the cosine vector index ``item_embedding``
+(create it with :func:`kg.schema.ensure_vector_index`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Literal
+
+import neo4j
+import numpy as np
+from neo4j.exceptions import DriverError, Neo4jError
+from tqdm.auto import tqdm
+
+from kg import queries as q
+from kg.schema import ITEM, ITEM_EMBEDDING_INDEX, USER
+from kgrec.errors import GraphError, NotFoundError, SchemaError, TrainingError, WriteError
+
+__all__ = ["query_similar_items", "read_embeddings", "write_embeddings"]
+
+logger = logging.getLogger(__name__)
+
+NodeLabel = Literal["Item", "User"]
+
+
+def _label(label: str) -> Literal["Item", "User"]:
+    if label == ITEM:
+        return "Item"
+    if label == USER:
+        return "User"
+    raise SchemaError(f"embedding label must be one of 'Item', 'User'; got {label!r}")
+
+
+def write_embeddings(driver: neo4j.Driver, label: NodeLabel, ids: Sequence[str],
+                     vectors: np.ndarray, model_version: str, database: str = "neo4j",
+                     batch_size: int = 5_000, show_progress: bool | None = None) -> int:
+    """Set ``embedding`` and ``embeddingVersion`` on existing nodes.
+
+    Args:
+        driver: connected driver.
+        label: ``"Item"`` or ``"User"``.
+        ids: business keys, one per row of ``vectors``.
+        vectors: ``float [N, D]``, finite.
+        model_version: stored as ``embeddingVersion``.
+        database: target database.
+        batch_size: nodes per transaction.
+        show_progress: progress bar; ``None`` = on when this logger is at INFO or below.
+
+    Returns:
+        Number of nodes updated.
+
+    Raises:
+        TrainingError: ``vectors`` contains NaN or inf, or its shape does not match ``ids``.
+        NotFoundError: some id has no node (nothing of that batch is written).
+        SchemaError: ``label`` is not ``Item``/``User``.
+        WriteError: Neo4j failed.
+    """
+    lbl = _label(label)
+    vectors = np.asarray(vectors)
+    if vectors.ndim != 2 or vectors.shape[0] != len(ids):
+        raise TrainingError(f"{lbl} embeddings: expected shape [{len(ids)}, D], "
+                            f"got {list(vectors.shape)}")
+    finite = np.isfinite(vectors).all(axis=1)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
+        raise TrainingError(f"{lbl} embeddings: {int((~finite).sum())} rows contain NaN or inf "
+                            f"(first: row {bad}, id {ids[bad]!r}); refusing to write them")
+    progress = logger.isEnabledFor(logging.INFO) if show_progress is None else show_progress
+    values = vectors.astype(np.float64).tolist()
+
+    def work(tx: neo4j.ManagedTransaction, rows: list[list[object]]) -> None:
+        batch_ids = [r[0] for r in rows]
+        missing = tx.run(q.MISSING_NODES[lbl], ids=batch_ids).single(strict=True)["missing"]
+        if missing:
+            shown = ", ".join(repr(m) for m in missing[:5])
+            raise NotFoundError(f"{lbl} embeddings: {len(missing)} unknown {lbl.lower()} "
+                                f"id(s): {shown}")
+        tx.run(q.SET_EMBEDDINGS[lbl], rows=rows, version=model_version).consume()
+
+    t0 = time.perf_counter()
+    n = 0
+    with driver.session(database=database) as session, \
+            tqdm(total=len(ids), desc=f"writing {lbl} embeddings", unit="rows",
+                 disable=not progress) as bar:
+        for start in range(0, len(ids), batch_size):
+            rows: list[list[object]] = [[ids[j], values[j]] for j in
+                                        range(start, min(start + batch_size, len(ids)))]
+            try:
+                session.execute_write(work, rows)
+            except (Neo4jError, DriverError) as e:
+                raise WriteError(f"writing {len(rows)} {lbl} embedding rows failed: {e}") from e
+            n += len(rows)
+            bar.update(len(rows))
+    logger.info("wrote %d %s embeddings (version %s) in %.1fs", n, lbl, model_version,
+                time.perf_counter() - t0)
+    return n
+
+
+def read_embeddings(driver: neo4j.Driver, label: NodeLabel,
+                    database: str = "neo4j") -> tuple[list[str], np.ndarray]:
+    """All stored embeddings of ``label``.
+
+    Returns:
+        ``(ids, vectors)``: ids in :func:`kg.snapshot.id_sort_key` order and
+        ``float32 [N, D]`` (``[0, 0]`` when none are stored).
+
+    Raises:
+        GraphError: Neo4j failed, or the stored vectors have different lengths.
+    """
+    from kg.snapshot import id_sort_key
+
+    lbl = _label(label)
+    try:
+        records = driver.execute_query(q.READ_EMBEDDINGS[lbl], database_=database,
+                                       routing_=neo4j.RoutingControl.READ).records
+    except (Neo4jError, DriverError) as e:
+        raise GraphError(f"reading {lbl} embeddings failed: {e}") from e
+    pairs = sorted(((r["id"], r["embedding"]) for r in records), key=lambda p: id_sort_key(p[0]))
+    if not pairs:
+        return [], np.zeros((0, 0), dtype=np.float32)
+    dims = {len(v) for _, v in pairs}
+    if len(dims) != 1:
+        raise GraphError(f"{lbl} embeddings have mixed dimensions {sorted(dims)}; "
+                         "write all of them with one model version")
+    return [p[0] for p in pairs], np.asarray([p[1] for p in pairs], dtype=np.float32)
+
+
+def query_similar_items(driver: neo4j.Driver, vector: Sequence[float] | np.ndarray, k: int,
+                        database: str = "neo4j") -> list[tuple[str, float]]:
+    """Nearest items by cosine similarity through the ``item_embedding`` vector index.
+
+    Args:
+        driver: connected driver.
+        vector: query vector ``float [D]`` with the index's dimension.
+        k: number of neighbours (>= 1).
+        database: database name.
+
+    Returns:
+        ``[(item_id, score), ...]`` best first; Neo4j's cosine score is in ``[0, 1]``.
+
+    Raises:
+        TrainingError: ``vector`` is not finite.
+        GraphError: the index is missing, or the dimension does not match.
+    """
+    vec = np.asarray(vector, dtype=np.float64).reshape(-1)
+    if not np.isfinite(vec).all():
+        raise TrainingError("query vector contains NaN or inf")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    try:
+        records = driver.execute_query(q.QUERY_SIMILAR_ITEMS, index=ITEM_EMBEDDING_INDEX, k=k,
+                                       vector=vec.tolist(), database_=database,
+                                       routing_=neo4j.RoutingControl.READ).records
+    except (Neo4jError, DriverError) as e:
+        raise GraphError(f"vector query on index {ITEM_EMBEDDING_INDEX!r} failed: {e}") from e
+    return [(str(r["id"]), float(r["score"])) for r in records]

@@ -1,0 +1,465 @@
+"""A local Neo4j Community server for development and tests.
+
+:class:`LocalNeo4j` runs a real Neo4j server (default 5.26) as a detached child
+process. Everything it writes lives under ``settings.home / "neo4j"``::
+
+    neo4j/
+    ├── conf/neo4j.conf      generated on every start (bolt port, memory, directories)
+    ├── data/                databases and the auth store (deleted by ``reset``)
+    ├── logs/                neo4j.log, debug.log, console.log (JVM stdout/stderr)
+    ├── run/server.pid       pid of the java process we started
+    └── credentials.json     user, generated password, bolt port (mode 600)
+
+The jars come from Maven Central through ``kg/neo4j/pom.xml`` into
+``settings.cache_dir / "neo4j" / <version> / "lib"``, shared by every home. Only
+Bolt is enabled, on ``127.0.0.1`` and a free port, so several homes can run
+servers side by side. Production deployments set ``NEO4J_URI`` instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib.resources
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import neo4j
+from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable
+from pydantic import SecretStr
+
+from kgrec.errors import ServerError
+from kgrec.settings import Settings
+
+__all__ = ["Credentials", "LocalNeo4j", "ServerStatus"]
+
+logger = logging.getLogger(__name__)
+
+_MAIN_CLASS = "org.neo4j.server.CommunityEntryPoint"
+_DEFAULT_PASSWORD = "neo4j"
+_MARKER = "COMPLETE"
+_JVM_FLAGS = [
+    "-XX:+UseG1GC",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-XX:+ExitOnOutOfMemoryError",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "-Dio.netty.tryReflectionSetAccessible=true",
+    "-Djdk.nio.maxCachedBufferSize=1024",
+    "-Dlog4j2.disable.jmx=true",
+]
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """State of a local server: ``running`` is True only for a live process of ours."""
+
+    running: bool
+    pid: int | None
+    uri: str | None
+    home: Path
+    log_path: Path
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How to log in to the local server. The password never appears in ``repr``."""
+
+    uri: str
+    user: str
+    password: SecretStr
+
+
+class LocalNeo4j:
+    """Start, stop and inspect the Neo4j server that belongs to ``settings.home``.
+
+    Args:
+        settings: ``home`` (state), ``cache_dir`` (jars) and ``neo4j.version``,
+            ``neo4j.heap``, ``neo4j.pagecache`` are used.
+
+    Example:
+        >>> server = LocalNeo4j(Settings.from_env())
+        >>> uri = server.start()          # doctest: +SKIP
+        >>> server.stop()                 # doctest: +SKIP
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.home = settings.home / "neo4j"
+        self.lib_dir = settings.cache_dir / "neo4j" / settings.neo4j.version / "lib"
+        self.conf_dir = self.home / "conf"
+        self.data_dir = self.home / "data"
+        self.logs_dir = self.home / "logs"
+        self.run_dir = self.home / "run"
+        self.pid_file = self.run_dir / "server.pid"
+        self.credentials_file = self.home / "credentials.json"
+        self.log_path = self.logs_dir / "neo4j.log"
+        self.console_log = self.logs_dir / "console.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def __repr__(self) -> str:
+        return f"LocalNeo4j(home={str(self.home)!r}, version={self.settings.neo4j.version!r})"
+
+    # -- jars -----------------------------------------------------------------
+
+    def ensure_jars(self) -> Path:
+        """Fetch the server jars with Maven unless a complete copy is cached.
+
+        Returns:
+            The ``lib`` folder holding the jars.
+
+        Raises:
+            ServerError: ``mvn`` is missing or the download failed.
+        """
+        marker = self.lib_dir.parent / _MARKER
+        if marker.is_file() and self.lib_dir.is_dir():
+            return self.lib_dir
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise ServerError("Apache Maven ('mvn') is needed to fetch the Neo4j jars once; "
+                              f"install it or put the jars into {self.lib_dir} and create {marker}")
+        version = self.settings.neo4j.version
+        self.lib_dir.parent.mkdir(parents=True, exist_ok=True)
+        logger.info("fetching Neo4j %s jars into %s", version, self.lib_dir)
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory(dir=self.lib_dir.parent) as tmp:
+            pom = Path(tmp) / "pom.xml"
+            pom.write_bytes(importlib.resources.files("kg").joinpath("neo4j/pom.xml").read_bytes())
+            out = Path(tmp) / "lib"
+            cmd = [mvn, "-q", "-B", "-f", str(pom), f"-Dneo4j.version={version}",
+                   "dependency:copy-dependencies", f"-DoutputDirectory={out}"]
+            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, check=False)
+            jars = list(out.glob("*.jar")) if out.is_dir() else []
+            if proc.returncode != 0 or not jars:
+                tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-20:])
+                raise ServerError(f"fetching Neo4j {version} jars with Maven failed "
+                                  f"(exit {proc.returncode}):\n{tail}")
+            if self.lib_dir.exists():  # a partial copy without marker
+                shutil.rmtree(self.lib_dir)
+            out.rename(self.lib_dir)
+        marker.write_text(f"{len(jars)} jars\n")
+        logger.info("fetched %d jars in %.1fs", len(jars), time.perf_counter() - t0)
+        return self.lib_dir
+
+    # -- state ----------------------------------------------------------------
+
+    def _read_state(self) -> dict[str, object]:
+        try:
+            data = json.loads(self.credentials_file.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as e:
+            raise ServerError(f"{self.credentials_file}: unreadable ({e}); "
+                              "delete it and run 'kgrec db reset --yes'") from e
+        return data if isinstance(data, dict) else {}
+
+    def _write_state(self, state: dict[str, object]) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        tmp = self.credentials_file.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(state, f, indent=2)
+        os.chmod(tmp, 0o600)
+        tmp.replace(self.credentials_file)
+
+    def _pid(self) -> int | None:
+        """Pid from the pid file when that process is alive and is our server."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        return pid if _is_our_server(pid, self.home) else None
+
+    def credentials(self) -> Credentials:
+        """User, password and Bolt URI of this home's server.
+
+        Raises:
+            ServerError: the server was never started under this home.
+        """
+        state = self._read_state()
+        if not state.get("initialized") or not isinstance(state.get("password"), str):
+            raise ServerError(f"no local Neo4j under {self.home}: run 'kgrec db start'")
+        return Credentials(uri=str(state["uri"]), user=str(state.get("user", "neo4j")),
+                           password=SecretStr(str(state["password"])))
+
+    def status(self) -> ServerStatus:
+        """Whether this home's server process is alive, with its pid and URI."""
+        pid = self._pid()
+        uri = self._read_state().get("uri")
+        return ServerStatus(running=pid is not None, pid=pid,
+                            uri=str(uri) if uri and pid is not None else None,
+                            home=self.home, log_path=self.log_path)
+
+    # -- lifecycle ------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.run_dir / "lock", "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+    def start(self, timeout: float = 120) -> str:
+        """Start the server (or find it running) and wait until Bolt accepts a login.
+
+        On the first start a random password replaces the shipped ``neo4j/neo4j``
+        and is stored in ``credentials.json`` (mode 600).
+
+        Args:
+            timeout: seconds to wait for an authenticated ``RETURN 1``.
+
+        Returns:
+            The Bolt URI, e.g. ``bolt://127.0.0.1:41234``.
+
+        Raises:
+            ServerError: java is missing, the process died or did not answer in
+                time; the message names the log file and quotes its last lines.
+        """
+        with self._lock():
+            state = self._read_state()
+            if self._pid() is not None and state.get("initialized"):
+                uri = str(state["uri"])
+                self._wait_ready(uri, state, time.monotonic() + timeout)
+                return uri
+            lib = self.ensure_jars()
+            java = shutil.which("java")
+            if java is None:
+                raise ServerError("Java 17 or 21 is needed to run Neo4j; 'java' is not on PATH")
+            for d in (self.conf_dir, self.data_dir, self.logs_dir, self.run_dir,
+                      self.home / "import", self.home / "plugins"):
+                d.mkdir(parents=True, exist_ok=True)
+            port = _free_port(state.get("port"))
+            uri = f"bolt://127.0.0.1:{port}"
+            state.update(port=port, uri=uri, user="neo4j",
+                         version=self.settings.neo4j.version)
+            if not isinstance(state.get("password"), str):
+                state["password"] = secrets.token_urlsafe(24)
+                state["initialized"] = False
+            self._write_state(state)
+            self._write_conf(port)
+            heap = self.settings.neo4j.heap
+            cmd = [java, f"-Xms{heap}", f"-Xmx{heap}", *_JVM_FLAGS, "-cp", f"{lib}/*",
+                   _MAIN_CLASS, f"--home-dir={self.home}", f"--config-dir={self.conf_dir}"]
+            logger.info("starting Neo4j %s on %s (home %s)", self.settings.neo4j.version, uri,
+                        self.home)
+            t0 = time.perf_counter()
+            with open(self.console_log, "ab") as console:
+                self._proc = subprocess.Popen(
+                    cmd, cwd=self.home, stdin=subprocess.DEVNULL, stdout=console,
+                    stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+            self.pid_file.write_text(f"{self._proc.pid}\n")
+            try:
+                self._wait_ready(uri, state, time.monotonic() + timeout)
+            except ServerError:
+                self._terminate(self._proc.pid, 10)
+                raise
+            logger.info("Neo4j ready after %.1fs (pid %d)", time.perf_counter() - t0,
+                        self._proc.pid)
+            return uri
+
+    def _write_conf(self, port: int) -> None:
+        s = self.settings.neo4j
+        h = self.home
+        lines = [
+            "# generated by kgrec (kg/server.py) on every start; edits are overwritten",
+            "server.default_listen_address=127.0.0.1",
+            "server.default_advertised_address=127.0.0.1",
+            f"server.bolt.listen_address=127.0.0.1:{port}",
+            f"server.bolt.advertised_address=127.0.0.1:{port}",
+            "server.http.enabled=false",
+            "server.https.enabled=false",
+            "dbms.security.auth_enabled=true",
+            "dbms.security.auth_max_failed_attempts=0",
+            f"server.memory.heap.initial_size={s.heap}",
+            f"server.memory.heap.max_size={s.heap}",
+            f"server.memory.pagecache.size={s.pagecache}",
+            f"server.directories.data={h / 'data'}",
+            f"server.directories.logs={h / 'logs'}",
+            f"server.directories.run={h / 'run'}",
+            f"server.directories.import={h / 'import'}",
+            f"server.directories.plugins={h / 'plugins'}",
+            "db.tx_log.rotation.retention_policy=2 files",
+            "db.tx_log.rotation.size=64M",
+            "db.logs.query.enabled=OFF",
+            "dbms.usage_report.enabled=false",
+            "",
+        ]
+        (self.conf_dir / "neo4j.conf").write_text("\n".join(lines))
+
+    def _wait_ready(self, uri: str, state: dict[str, object], deadline: float) -> None:
+        """Poll until an authenticated ``RETURN 1`` works; set the password on first use."""
+        password = str(state["password"])
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            if self._pid() is None and (self._proc is None or self._proc.poll() is not None):
+                raise ServerError(self._failure("the Neo4j process exited during start"))
+            try:
+                _check_login(uri, password)
+                if not state.get("initialized"):
+                    state["initialized"] = True
+                    self._write_state(state)
+                return
+            except AuthError as e:
+                last = e
+                try:  # fresh data directory: the shipped password must be changed once
+                    _set_initial_password(uri, password)
+                except AuthError as e2:
+                    raise ServerError(self._failure(
+                        f"cannot log in to {uri}: the stored password in "
+                        f"{self.credentials_file} is wrong and the default one was changed "
+                        f"({e2.message}); run 'kgrec db reset --yes'")) from e2
+                except (ServiceUnavailable, Neo4jError, OSError) as e2:
+                    last = e2
+            except Neo4jError as e:
+                if not e.is_retryable():
+                    raise ServerError(self._failure(f"Neo4j on {uri} refused 'RETURN 1': "
+                                                    f"{e.message}")) from e
+                last = e
+            except (ServiceUnavailable, OSError) as e:
+                last = e
+            time.sleep(0.5)
+        raise ServerError(self._failure(f"Neo4j did not accept a login on {uri} in time "
+                                        f"(last error: {last})"))
+
+    def _failure(self, what: str) -> str:
+        parts = [f"{what}; see {self.log_path}"]
+        for path in (self.log_path, self.console_log):
+            tail = _tail(path, 15)
+            if tail:
+                parts.append(f"--- last lines of {path} ---\n{tail}")
+        return "\n".join(parts)
+
+    def stop(self, timeout: float = 30) -> bool:
+        """Stop the server: SIGTERM, then SIGKILL after ``timeout`` seconds.
+
+        Returns:
+            True when a running server was stopped, False when none was running.
+
+        Raises:
+            ServerError: the process survived SIGKILL.
+        """
+        with self._lock():
+            pid = self._pid()
+            if pid is None:
+                self.pid_file.unlink(missing_ok=True)
+                return False
+            logger.info("stopping Neo4j (pid %d)", pid)
+            self._terminate(pid, timeout)
+            self.pid_file.unlink(missing_ok=True)
+            return True
+
+    def _terminate(self, pid: int, timeout: float) -> None:
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+            if self._wait_gone(pid, wait):
+                return
+            if sig == signal.SIGTERM:
+                logger.warning("Neo4j (pid %d) ignored SIGTERM for %.0fs; killing it", pid, wait)
+        raise ServerError(f"Neo4j process {pid} did not exit after SIGKILL")
+
+    def _wait_gone(self, pid: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._proc is not None and self._proc.pid == pid:
+                if self._proc.poll() is not None:
+                    self._proc = None
+                    return True
+            elif not _alive(pid):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
+
+    def reset(self) -> None:
+        """Stop the server and delete its databases (the password is regenerated on start)."""
+        self.stop()
+        with self._lock():
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            state = self._read_state()
+            if state:
+                state["initialized"] = False
+                state.pop("password", None)
+                self._write_state(state)
+        logger.info("deleted Neo4j data under %s", self.data_dir)
+
+
+def _check_login(uri: str, password: str) -> None:
+    with neo4j.GraphDatabase.driver(uri, auth=("neo4j", password),
+                                    connection_timeout=5) as driver, \
+            driver.session() as session:  # session.run: no retries, we poll ourselves
+        session.run("RETURN 1 AS ok").consume()
+
+
+def _set_initial_password(uri: str, password: str) -> None:
+    with neo4j.GraphDatabase.driver(uri, auth=("neo4j", _DEFAULT_PASSWORD),
+                                    connection_timeout=5) as driver, \
+            driver.session(database="system") as session:
+        session.run("ALTER CURRENT USER SET PASSWORD FROM $old TO $new",
+                    old=_DEFAULT_PASSWORD, new=password).consume()
+    logger.info("set the generated password of the local Neo4j user 'neo4j'")
+
+
+def _free_port(preferred: object = None) -> int:
+    """``preferred`` when it is free on 127.0.0.1, else one the kernel picks."""
+    if isinstance(preferred, int) and preferred > 0:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", preferred))
+                return preferred
+            except OSError:
+                pass
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+            return False
+    return True
+
+
+def _is_our_server(pid: int, home: Path) -> bool:
+    """True when ``pid`` is alive and is a Neo4j started for ``home`` (not a reused pid)."""
+    if not _alive(pid):
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return True  # no /proc: trust the pid file
+    return _MAIN_CLASS.encode() in cmdline and f"--home-dir={home}".encode() in cmdline
+
+
+def _tail(path: Path, n: int) -> str:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 16_384))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(lines[-n:])

@@ -1,0 +1,239 @@
+"""Tests of the kgrec GNN: graph assembly, model, training, checkpoint, inference."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from gnn.checkpoint import load_checkpoint, save_checkpoint
+from gnn.features import NodeFeatures
+from gnn.graph import build_homogeneous, to_hetero_data
+from gnn.infer import embed_new_items, embed_users
+from gnn.kgrec_ranker import KGRecRanker, kgrec_rankers
+from gnn.model import KGRecModel, ModelConfig, spmm
+from gnn.ranker import EvalContext, Ranker
+from gnn.train import plot_history, train_model
+from kg.records import InteractionRecord, ItemRecord, UserRecord
+from kg.snapshot import GraphSnapshot, snapshot_from_records
+from kgrec.errors import ConfigError, TrainingError
+
+D = 16
+SMALL = ModelConfig(dim=16, layers=2, batch_size=64, max_epochs=60, patience=8, lr=0.02,
+                    device="cpu", seed=7)
+
+
+def _planted(seed: int = 0) -> tuple[GraphSnapshot, NodeFeatures, np.ndarray]:
+    """Two taste communities A/B: 20 users and 30 items each, disjoint attributes and
+    texts; each user knows 27 of its community's 30 items, so its top 5 unseen items are
+    its community's 4 remaining items plus, for A users, item "cold-a" (A's attributes,
+    A-like text, no interactions)."""
+    rng = np.random.default_rng(seed)
+    items, inter, users = [], [], []
+    for c in "ab":
+        for k in range(30):
+            items.append(ItemRecord(f"{c}{k}", f"{c} item {k}", "",
+                                    {"genre": [f"{c}-g{k % 2}"], "style": [f"{c}-s"]}))
+        for k in range(20):
+            users.append(UserRecord(f"u{c}{k}", {"segment": [c]}))
+            for j in rng.choice(30, 27, replace=False):
+                inter.append(InteractionRecord(f"u{c}{k}", f"{c}{j}"))
+    items.append(ItemRecord("cold-a", "cold a", "", {"genre": ["a-g0"], "style": ["a-s"]}))
+    snap = snapshot_from_records(items, inter, users)
+    centre = {c: rng.normal(size=D) for c in "ab"}
+
+    def feat(c: str, n: int) -> np.ndarray:
+        x = centre[c] + 0.5 * rng.normal(size=(n, D))
+        return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+    item_x = np.stack([feat(i[0] if i != "cold-a" else "a", 1)[0] for i in snap.item_ids])
+    attr_x = np.stack([feat(a.split(":")[1][0], 1)[0] for a in snap.attribute_ids])
+    user_x = np.stack([feat(u[1], 1)[0] for u in snap.user_ids])
+    features = NodeFeatures(item=item_x, attribute=attr_x, user=user_x, encoder_id="test")
+    # validation: one pair per user moved out of training
+    idx = snap.interaction_index
+    first = np.r_[True, idx[0, 1:] != idx[0, :-1]]
+    return snap.with_interactions(~first), features, idx[:, first]
+
+
+@pytest.fixture(scope="module")
+def planted() -> tuple[GraphSnapshot, NodeFeatures, np.ndarray]:
+    return _planted()
+
+
+@pytest.fixture(scope="module")
+def trained_planted(planted):  # type: ignore[no-untyped-def]
+    snap, feats, valid = planted
+    return train_model(snap, feats, SMALL, valid, show_progress=False)
+
+
+def test_homogeneous_graph_shapes(planted) -> None:  # type: ignore[no-untyped-def]
+    snap, _, _ = planted
+    g = build_homogeneous(snap)
+    n = snap.num_users + snap.num_items + snap.num_attributes
+    assert g.num_nodes == n and g.adj.shape == (n, n)
+    assert g.adj.layout == torch.sparse_csr
+    dense = g.adj.to_dense()
+    assert torch.allclose(dense, dense.T)
+    assert g.degree.sum() == g.edge_index.shape[1]
+    assert g.item_attr is not None and g.item_attr.shape == (snap.num_items, snap.num_attributes)
+    assert "users=40" in repr(g)
+    no_attr = build_homogeneous(snap, use_attributes=False)
+    assert no_attr.edge_index.shape[1] == 2 * snap.num_interactions
+    assert no_attr.item_attr is None
+
+
+def test_hetero_data(planted) -> None:  # type: ignore[no-untyped-def]
+    snap, feats, _ = planted
+    data = to_hetero_data(snap, feats)
+    assert data["item"].x.shape == (snap.num_items, D)
+    assert data["user", "interacted", "item"].edge_index.shape[1] == snap.num_interactions
+    assert data["item", "rev_interacted", "user"].edge_index.shape[1] == snap.num_interactions
+    assert data["item"].ids[0] == snap.item_ids[0]
+
+
+def test_spmm_backward_matches_dense() -> None:
+    a = torch.rand(5, 5)
+    a = ((a + a.T) > 1.0).float()
+    h = torch.randn(5, 3, requires_grad=True)
+    spmm(a.to_sparse_csr(), h).pow(2).sum().backward()
+    g1 = h.grad.clone()
+    h.grad = None
+    (a @ h).pow(2).sum().backward()
+    assert torch.allclose(g1, h.grad, atol=1e-6)
+
+
+def test_model_shapes_and_repr(planted) -> None:  # type: ignore[no-untyped-def]
+    snap, feats, _ = planted
+    g = build_homogeneous(snap)
+    model = KGRecModel(SMALL, snap.num_users, snap.num_items, snap.num_attributes, D)
+    x = {t: torch.from_numpy(getattr(feats, t)) for t in ("user", "item", "attribute")}
+    z = model(x, g.adj)
+    assert z.shape == (g.num_nodes, SMALL.dim) and z.dtype == torch.float32
+    assert "dim=16" in repr(model)
+    with pytest.raises(ConfigError, match="use_text"):
+        ModelConfig(use_text=False, use_id=False)
+    with pytest.raises(ConfigError, match="unknown keys"):
+        ModelConfig.from_dict({"dimension": 3})
+
+
+def test_known_answer_communities(planted, trained_planted) -> None:  # type: ignore[no-untyped-def]
+    snap, _, _ = planted
+    tm = trained_planted.trained
+    assert trained_planted.best_epoch >= 1 and np.isfinite(tm.user_emb).all()
+    scores = tm.score(np.arange(snap.num_users))
+    seen = np.zeros_like(scores, dtype=bool)
+    seen[snap.interaction_index[0], snap.interaction_index[1]] = True
+    scores[seen] = -np.inf
+    cold = snap.item_ids.index("cold-a")
+    for u, uid in enumerate(snap.user_ids):
+        community = uid[1]
+        own_unseen = sum(1 for i, iid in enumerate(snap.item_ids)
+                         if iid[0] == community and iid != "cold-a" and not seen[u, i])
+        top = np.argsort(-scores[u])[:own_unseen]
+        assert all(snap.item_ids[i][0] == community and i != cold for i in top) or \
+            community == "a", uid
+        rank_of_cold = int((scores[u] > scores[u, cold]).sum())
+        if community == "a":  # top 5 = the 4 unseen A items + the cold A item
+            assert rank_of_cold < 5, f"{uid}: cold A item ranked {rank_of_cold}"
+            top5 = np.argsort(-scores[u])[:5]
+            assert all(snap.item_ids[i][0] == "a" or i == cold for i in top5), uid
+        else:  # below every unseen B item, so not in B users' top recommendations
+            assert rank_of_cold >= own_unseen, f"{uid}: cold A item ranked {rank_of_cold}"
+
+
+def test_history_and_plot(trained_planted, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    h = trained_planted.history
+    assert len(h["epoch"]) == len(h["loss"]) == len(h["val_ndcg"]) >= 1
+    plot_history(h, str(tmp_path / "curves.png"))
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+
+
+def test_deterministic(planted) -> None:  # type: ignore[no-untyped-def]
+    snap, feats, _ = planted
+    cfg = replace(SMALL, max_epochs=2)
+    a = train_model(snap, feats, cfg, None, show_progress=False).trained
+    b = train_model(snap, feats, cfg, None, show_progress=False).trained
+    np.testing.assert_array_equal(a.item_emb, b.item_emb)
+
+
+def test_checkpoint_roundtrip(trained_planted, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    tm = trained_planted.trained
+    tm.version = "test-1"
+    save_checkpoint(tmp_path / "ck", tm)
+    loaded = load_checkpoint(tmp_path / "ck")
+    users = np.arange(tm.num_users)
+    np.testing.assert_array_equal(loaded.score(users), tm.score(users))
+    assert loaded.item_ids == tm.item_ids and loaded.config == tm.config
+    assert loaded.version == "test-1" and loaded.encoder_id == "test"
+    np.testing.assert_array_equal(loaded.layers, tm.layers)
+
+
+def test_inductive_item_matches_trained(planted, trained_planted) -> None:  # type: ignore[no-untyped-def]
+    snap, feats, _ = planted
+    tm = trained_planted.trained
+    cold = snap.item_ids.index("cold-a")  # no ID embedding: the same rule exactly
+    attrs = [snap.attribute_ids[a] for i, a in snap.item_attribute_index.T if i == cold]
+    emb = embed_new_items(tm, feats.item[cold:cold + 1], [attrs])
+    np.testing.assert_allclose(emb[0], tm.item_emb[cold], atol=1e-5)
+
+
+def test_inductive_warm_item_and_user_without_id(planted) -> None:  # type: ignore[no-untyped-def]
+    snap, feats, _ = planted
+    tm = train_model(snap, feats, replace(SMALL, use_id=False, max_epochs=3), None,
+                     show_progress=False).trained
+    item = 3
+    attrs = [snap.attribute_ids[a] for i, a in snap.item_attribute_index.T if i == item]
+    users = [snap.user_ids[u] for u, i in snap.interaction_index.T if i == item]
+    emb = embed_new_items(tm, feats.item[item:item + 1], [attrs], [users])
+    np.testing.assert_allclose(emb[0], tm.item_emb[item], atol=1e-5)
+    u = 5
+    items = [snap.item_ids[i] for uu, i in snap.interaction_index.T if uu == u]
+    profile = [snap.attribute_ids[a] for uu, a in snap.user_attribute_index.T if uu == u]
+    uemb = embed_users(tm, [items], [profile], feats.user[u:u + 1])
+    np.testing.assert_allclose(uemb[0], tm.user_emb[u], atol=1e-5)
+
+
+def test_inductive_speed_and_unknown_ids(trained_planted) -> None:  # type: ignore[no-untyped-def]
+    tm = trained_planted.trained
+    x = np.ones((1, D), np.float32) / np.sqrt(D)
+    emb = embed_new_items(tm, x, [["genre:a-g0", "nope:x"]])
+    assert emb.shape == (1, tm.dim) and np.isfinite(emb).all()
+    with pytest.raises(TrainingError, match="shape"):
+        embed_new_items(tm, np.ones((1, D + 1), np.float32), [[]])
+
+
+def test_nan_guard(trained_planted, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    tm = replace(trained_planted.trained)
+    tm.item_emb = tm.item_emb.copy()
+    tm.item_emb[0, 0] = np.nan
+    with pytest.raises(TrainingError, match="NaN"):
+        save_checkpoint(tmp_path / "bad", tm)
+    from gnn.writeback import write_back
+
+    tm.version = "v"
+    with pytest.raises(TrainingError, match="NaN"):
+        write_back(object(), tm)
+
+
+def test_ranker_protocol(planted) -> None:  # type: ignore[no-untyped-def]
+    snap, feats, valid = planted
+    names = [r.name for r in kgrec_rankers()]
+    assert names == ["kgrec", "kgrec-no-text", "kgrec-no-attributes", "kgrec-no-id"]
+    ranker = KGRecRanker(replace(SMALL, max_epochs=3))
+    assert isinstance(ranker, Ranker)
+    ctx = EvalContext(item_features=feats.item, attribute_features=feats.attribute,
+                      user_features=feats.user, valid=valid, fit_train=snap, seed=3)
+    ranker.fit(snap, ctx)
+    s = ranker.score(np.array([0, 1]))
+    assert s.shape == (2, snap.num_items) and s.dtype == np.float32
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_training(planted) -> None:  # type: ignore[no-untyped-def]
+    snap, feats, valid = planted
+    result = train_model(snap, feats, replace(SMALL, device="cuda", max_epochs=3), valid,
+                         show_progress=False)
+    assert result.device.startswith("cuda") and np.isfinite(result.trained.item_emb).all()

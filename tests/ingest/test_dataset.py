@@ -1,0 +1,38 @@
+"""Dataset helpers and dataset specs (no database needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.dataset import aggregate_interactions, read_dataset
+from kg.records import InteractionRecord
+from kgrec.errors import IngestError
+
+DATA = Path(__file__).parents[1] / "data"
+ML100K = Path(__file__).parents[2].parent / "shared" / "datasets" / "ml-100k"
+
+
+def test_aggregate_sums_weights_and_keeps_latest_ts() -> None:
+    rows = [InteractionRecord("u", "a", 1.0, 5), InteractionRecord("v", "a", 2.0, 1),
+            InteractionRecord("u", "a", 0.5, 9), InteractionRecord("u", "a", 1.0, 2)]
+    assert aggregate_interactions(rows) == [InteractionRecord("u", "a", 2.5, 9),
+                                            InteractionRecord("v", "a", 2.0, 1)]
+
+
+def test_read_dataset_specs() -> None:
+    assert len(read_dataset(DATA / "catalog").items) == 30
+    assert len(read_dataset(str(DATA / "catalog_csv")).items) == 13
+    syn = read_dataset("synthetic:20,10,4")
+    assert (len(syn.users), len(syn.items)) == (20, 10)
+    with pytest.raises(IngestError, match=r"synthetic:USERS,ITEMS"):
+        read_dataset("synthetic:lots")
+    with pytest.raises(IngestError, match=r"no such folder"):
+        read_dataset(DATA / "nope")
+
+
+@pytest.mark.skipif(not ML100K.is_dir(), reason="MovieLens 100K missing")
+def test_read_dataset_movielens_snapshot() -> None:
+    snap = read_dataset(f"movielens:{ML100K}").to_snapshot()
+    assert (snap.num_users, snap.num_items, snap.num_interactions) == (943, 1682, 100000)

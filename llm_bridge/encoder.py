@@ -79,7 +79,7 @@ class TextEncoder:
     """
 
     def __init__(self, settings: EncoderSettings | None = None, *,
-                 dtype: ComputeDtype = "auto") -> None:
+                 dtype: ComputeDtype | None = None) -> None:
         import torch
         from transformers import AutoConfig
 
@@ -95,6 +95,8 @@ class TextEncoder:
                                f"{str(self._path)!r}: {e}") from e
         self._device = self._resolve_device(self.settings.device)
         on_gpu = self._device.type == "cuda"
+        if dtype is None:
+            dtype = self.settings.dtype  # type: ignore[assignment]
         if dtype == "auto":
             dtype = "float16" if on_gpu else "float32"
         if dtype not in ("float32", "float16", "bfloat16") or (dtype == "float16" and not on_gpu):

@@ -47,19 +47,8 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``kgrec`` script."""
     _register()
     try:
-        app(args=argv, standalone_mode=False)
+        # standalone mode: click prints usage errors (exit 2) and honours typer.Exit codes
+        app(args=argv, prog_name="kgrec")
     except KGRecError as e:
         typer.echo(f"{type(e).__name__}: {e}", err=True)
         sys.exit(1)
-    except (typer.Abort, KeyboardInterrupt):
-        typer.echo("Aborted.", err=True)
-        sys.exit(130)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except Exception as e:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        raise

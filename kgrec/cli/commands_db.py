@@ -49,6 +49,15 @@ def db_start(timeout: Annotated[float, typer.Option(help="Seconds to wait for Bo
     typer.echo(uri)
 
 
+@db_app.command("fetch")
+def db_fetch() -> None:
+    """Fetch the Neo4j server jars from Maven Central into the cache (once; offline after)."""
+    from kg.server import LocalNeo4j
+
+    lib = LocalNeo4j(Settings.from_env()).ensure_jars()
+    logger.info("Neo4j jars in %s", lib)
+
+
 @db_app.command("stop")
 def db_stop() -> None:
     """Stop the local Neo4j server."""
@@ -80,11 +89,10 @@ def db_reset(yes: Annotated[bool, typer.Option("--yes", help="Really delete the 
     from kg.server import LocalNeo4j
 
     server = LocalNeo4j(Settings.from_env())
-    if not yes:  # a usage error: exit 2 through click, also under main()'s standalone_mode=False
-        import click
-
-        raise click.UsageError(f"this deletes every graph under {server.data_dir}; "
-                               "pass --yes to confirm")
+    if not yes:
+        typer.echo(f"Refusing: this deletes every graph under {server.data_dir}; "
+                   "pass --yes to confirm.", err=True)
+        raise typer.Exit(2)
     server.reset()
     typer.echo(f"deleted {server.data_dir}")
 

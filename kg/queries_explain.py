@@ -1,0 +1,93 @@
+"""Cypher of the serving facade: explanation paths, catalog state, content hashes.
+
+Every text is a ``LiteralString`` built from :mod:`kg.schema` constants; every value
+is a ``$parameter``. The ``PATH_*`` queries reproduce exactly one path and are what
+:class:`kgrec.explain.ExplanationPath` hands to analysts for Neo4j Browser.
+"""
+
+from __future__ import annotations
+
+from typing import Final, LiteralString
+
+from kg.schema import ATTRIBUTE, HAS_ATTRIBUTE, INTERACTED, ITEM, USER, USER_EMBEDDING_INDEX
+
+__all__ = [
+    "ATTRIBUTE_PATH_CANDIDATES",
+    "COLLABORATIVE_PATH_CANDIDATES",
+    "CREATE_USER_VECTOR_INDEX",
+    "DROP_USER_VECTOR_INDEX",
+    "ITEM_STATE",
+    "PATH_ATTRIBUTE",
+    "PATH_COLLABORATIVE",
+    "PATH_PROFILE",
+    "PROFILE_PATH_CANDIDATES",
+    "READ_ITEM_EMBEDDINGS",
+    "SET_CONTENT_HASHES",
+]
+
+#: params: ``user``, ``item``, ``limit``; rows: via, via_title, attribute, kind, value
+ATTRIBUTE_PATH_CANDIDATES: Final[LiteralString] = (
+    f"MATCH (u:{USER} {{id: $user}})-[:{INTERACTED}]->(j:{ITEM})-[:{HAS_ATTRIBUTE}]->"
+    f"(a:{ATTRIBUTE})<-[:{HAS_ATTRIBUTE}]-(i:{ITEM} {{id: $item}}) WHERE j <> i "
+    "RETURN j.id AS via, coalesce(j.title, '') AS via_title, a.id AS attribute, "
+    "a.kind AS kind, a.value AS value LIMIT $limit"
+)
+#: params: ``user``, ``item``, ``limit``; rows: via, via_title, via_user
+COLLABORATIVE_PATH_CANDIDATES: Final[LiteralString] = (
+    f"MATCH (u:{USER} {{id: $user}})-[:{INTERACTED}]->(j:{ITEM})<-[:{INTERACTED}]-"
+    f"(v:{USER})-[:{INTERACTED}]->(i:{ITEM} {{id: $item}}) WHERE v <> u AND j <> i "
+    "RETURN j.id AS via, coalesce(j.title, '') AS via_title, v.id AS via_user LIMIT $limit"
+)
+#: params: ``user``, ``item``, ``limit``; rows: attribute, kind, value
+PROFILE_PATH_CANDIDATES: Final[LiteralString] = (
+    f"MATCH (u:{USER} {{id: $user}})-[:{HAS_ATTRIBUTE}]->(a:{ATTRIBUTE})"
+    f"<-[:{HAS_ATTRIBUTE}]-(i:{ITEM} {{id: $item}}) "
+    "RETURN a.id AS attribute, a.kind AS kind, a.value AS value LIMIT $limit"
+)
+
+#: params: ``user``, ``via``, ``attribute``, ``item``
+PATH_ATTRIBUTE: Final[LiteralString] = (
+    f"MATCH p = (u:{USER} {{id: $user}})-[:{INTERACTED}]->(j:{ITEM} {{id: $via}})"
+    f"-[:{HAS_ATTRIBUTE}]->(a:{ATTRIBUTE} {{id: $attribute}})"
+    f"<-[:{HAS_ATTRIBUTE}]-(i:{ITEM} {{id: $item}}) RETURN p"
+)
+#: params: ``user``, ``via``, ``via_user``, ``item``
+PATH_COLLABORATIVE: Final[LiteralString] = (
+    f"MATCH p = (u:{USER} {{id: $user}})-[:{INTERACTED}]->(j:{ITEM} {{id: $via}})"
+    f"<-[:{INTERACTED}]-(v:{USER} {{id: $via_user}})-[:{INTERACTED}]->"
+    f"(i:{ITEM} {{id: $item}}) RETURN p"
+)
+#: params: ``user``, ``attribute``, ``item``
+PATH_PROFILE: Final[LiteralString] = (
+    f"MATCH p = (u:{USER} {{id: $user}})-[:{HAS_ATTRIBUTE}]->(a:{ATTRIBUTE} {{id: $attribute}})"
+    f"<-[:{HAS_ATTRIBUTE}]-(i:{ITEM} {{id: $item}}) RETURN p"
+)
+
+#: params: ``ids``; rows: id, title, description, attributes, content_hash, has_embedding,
+#: version, users (ids of users that interacted with it)
+ITEM_STATE: Final[LiteralString] = (
+    f"UNWIND $ids AS id MATCH (n:{ITEM} {{id: id}}) "
+    "RETURN n.id AS id, coalesce(n.title, '') AS title, "
+    "coalesce(n.description, '') AS description, "
+    f"[(n)-[:{HAS_ATTRIBUTE}]->(a:{ATTRIBUTE}) | a.id] AS attributes, "
+    "n.contentHash AS content_hash, n.embedding IS NOT NULL AS has_embedding, "
+    "n.embeddingVersion AS version, n.updatedAt AS updated_at, "
+    f"[(n)<-[:{INTERACTED}]-(u:{USER}) | u.id] AS users"
+)
+#: rows: ``[id, hash]``
+SET_CONTENT_HASHES: Final[LiteralString] = (
+    f"UNWIND $rows AS row MATCH (n:{ITEM} {{id: row[0]}}) SET n.contentHash = row[1]"
+)
+#: params: ``ids``, ``version``; the stored embeddings of those items written by ``version``
+READ_ITEM_EMBEDDINGS: Final[LiteralString] = (
+    f"UNWIND $ids AS id MATCH (n:{ITEM} {{id: id}}) "
+    "WHERE n.embedding IS NOT NULL AND n.embeddingVersion = $version "
+    "RETURN n.id AS id, n.embedding AS embedding"
+)
+
+CREATE_USER_VECTOR_INDEX: Final[LiteralString] = (
+    f"CREATE VECTOR INDEX {USER_EMBEDDING_INDEX} IF NOT EXISTS "
+    f"FOR (n:{USER}) ON (n.embedding) "
+    "OPTIONS {indexConfig: {`vector.dimensions`: $dim, `vector.similarity_function`: 'cosine'}}"
+)
+DROP_USER_VECTOR_INDEX: Final[LiteralString] = f"DROP INDEX {USER_EMBEDDING_INDEX} IF EXISTS"

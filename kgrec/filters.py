@@ -1,0 +1,134 @@
+"""Recommendation filters: a small, validated grammar applied as a boolean item mask.
+
+Grammar (a mapping; values are a string or a list of strings)::
+
+    {"genre": ["Comedy", "Drama"],   # include: the item has ANY of these genres
+     "year": "1995",                 # ... AND (different kinds combine with AND)
+     "-genre": ["Horror"],           # exclude: the item has NONE of these genres
+     "exclude_items": ["42", "7"]}   # these item ids never appear
+
+- ``kind`` must match ``[A-Za-z_][A-Za-z0-9_]*`` and be a kind present in the catalog;
+- values follow the attribute value rule (1-200 characters, no control characters,
+  no leading/trailing whitespace); an unknown value simply matches no item;
+- ``exclude_items`` lists item ids (unknown ids are ignored).
+
+Nothing of a filter ever reaches Cypher: filters are applied in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kg.records import attribute_id
+from kg.schema import check_id, check_kind, check_value
+from kgrec.errors import RequestError
+
+__all__ = ["EXCLUDE_ITEMS", "FilterSpec", "parse_filters"]
+
+EXCLUDE_ITEMS = "exclude_items"
+_GRAMMAR = ("allowed keys: '<kind>' (include items with any of the values), '-<kind>' "
+            "(exclude items with any of the values), 'exclude_items' (item ids)")
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """Parsed filters: per included kind its attribute ids; excluded attribute ids and items."""
+
+    include: dict[str, frozenset[str]] = field(default_factory=dict)
+    exclude: frozenset[str] = frozenset()
+    exclude_items: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.include or self.exclude or self.exclude_items)
+
+    def mask(self, n_items: int, items_with: Mapping[str, np.ndarray],
+             item_index: Mapping[str, int]) -> np.ndarray:
+        """``bool [n_items]``: True where an item passes.
+
+        Args:
+            n_items: items in the index.
+            items_with: attribute id -> ``int64`` rows of the items carrying it.
+            item_index: item id -> row.
+        """
+        keep = np.ones(n_items, dtype=bool)
+        empty = np.zeros(0, np.int64)
+        for ids in self.include.values():
+            any_of = np.zeros(n_items, dtype=bool)
+            for a in ids:
+                rows = items_with.get(a, empty)
+                any_of[rows[rows < n_items]] = True
+            keep &= any_of
+        for a in self.exclude:
+            rows = items_with.get(a, empty)
+            keep[rows[rows < n_items]] = False
+        for item_id in self.exclude_items:
+            row = item_index.get(item_id)
+            if row is not None and row < n_items:
+                keep[row] = False
+        return keep
+
+
+def _values(key: str, raw: object) -> list[str]:
+    values = [raw] if isinstance(raw, str) else raw
+    if not isinstance(values, Sequence) or isinstance(values, bytes) or not values:
+        raise RequestError(f"filters[{key!r}] must be a string or a non-empty list of strings, "
+                           f"got {raw!r}")
+    return list(values)  # type: ignore[arg-type]
+
+
+def parse_filters(filters: Mapping[str, object] | None, known_kinds: Sequence[str] | None = None
+                  ) -> FilterSpec:
+    """Validate ``filters`` (see the module docstring) into a :class:`FilterSpec`.
+
+    Args:
+        filters: the mapping, or ``None`` for no filter.
+        known_kinds: attribute kinds of the catalog; a kind outside it is an error.
+
+    Raises:
+        RequestError: not a mapping, a bad key, kind or value (the message lists what
+            is allowed).
+    """
+    if filters is None:
+        return FilterSpec()
+    if not isinstance(filters, Mapping):
+        raise RequestError(f"filters must be a mapping, got {type(filters).__name__}; "
+                           f"{_GRAMMAR}")
+    include: dict[str, set[str]] = {}
+    exclude: set[str] = set()
+    exclude_items: set[str] = set()
+    kinds = set(known_kinds) if known_kinds is not None else None
+    for key, raw in filters.items():
+        if not isinstance(key, str):
+            raise RequestError(f"filter key {key!r} must be a string; {_GRAMMAR}")
+        values = _values(key, raw)
+        if key == EXCLUDE_ITEMS:
+            for v in values:
+                if not isinstance(v, str) or not check_id(v):
+                    raise RequestError(f"filters['exclude_items']: {v!r} is not a valid item id "
+                                       "(1-200 characters, no control characters or "
+                                       "leading/trailing whitespace)")
+                exclude_items.add(v)
+            continue
+        negate = key.startswith("-")
+        kind = key[1:] if negate else key
+        if not check_kind(kind):
+            raise RequestError(f"filter key {key!r}: kind {kind!r} must match "
+                               f"[A-Za-z_][A-Za-z0-9_]*; {_GRAMMAR}")
+        if kinds is not None and kind not in kinds:
+            raise RequestError(f"filter key {key!r}: unknown attribute kind {kind!r}; "
+                               f"known kinds: {', '.join(sorted(kinds)) or '(none)'}")
+        for v in values:
+            if not isinstance(v, str) or not check_value(v):
+                raise RequestError(f"filters[{key!r}]: value {v!r} is not allowed (1-200 "
+                                   "characters, no control characters or leading/trailing "
+                                   "whitespace)")
+        ids = {attribute_id(kind, v) for v in values}
+        if negate:
+            exclude |= ids
+        else:
+            include.setdefault(kind, set()).update(ids)
+    return FilterSpec({k: frozenset(v) for k, v in include.items()}, frozenset(exclude),
+                      frozenset(exclude_items))

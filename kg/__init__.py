@@ -44,12 +44,12 @@ _WHERE = {
     "write_embeddings": "kg.embeddings", "read_embeddings": "kg.embeddings",
     "query_similar_items": "kg.embeddings",
     "export_turtle": "kg.rdf",
-    "cypher_file": "kg.cypher_files", "cypher_files": "kg.cypher_files",
+    "cypher_file": "kg.analyst", "cypher_files": "kg.analyst",
 }
 
 if TYPE_CHECKING:
     from kg.connection import connect
-    from kg.cypher_files import cypher_file, cypher_files
+    from kg.analyst import cypher_file, cypher_files
     from kg.embeddings import query_similar_items, read_embeddings, write_embeddings
     from kg.export import export_snapshot
     from kg.rdf import export_turtle

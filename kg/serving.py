@@ -38,8 +38,10 @@ def read_items(driver: neo4j.Driver, ids: Sequence[str],
         GraphError: Neo4j failed.
     """
     try:
-        records = driver.execute_query(qe.ITEM_STATE, ids=list(ids), database_=database,
-                                       routing_=neo4j.RoutingControl.READ).records
+        # contentHash is unknown to a fresh graph: silence "unrecognized property" notices
+        with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS,
+                            notifications_disabled_classifications=["UNRECOGNIZED"]) as session:
+            records = list(session.run(qe.ITEM_STATE, ids=list(ids)))
     except (Neo4jError, DriverError) as e:
         raise GraphError(f"reading {len(ids)} items failed: {e}") from e
     return {r["id"]: StoredItem(r["id"], r["title"], r["description"],

@@ -17,6 +17,7 @@ that return exactly that path in Neo4j Browser.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,7 +91,7 @@ def _cos(a: np.ndarray | None, b: np.ndarray | None) -> float:
 
 
 def _strength(vectors: Sequence[np.ndarray | None]) -> float:
-    cosines = [_cos(a, b) for a, b in zip(vectors[:-1], vectors[1:], strict=True)]
+    cosines = [_cos(a, b) for a, b in pairwise(vectors)]
     return float(np.prod(cosines) ** (1.0 / len(cosines)))
 
 

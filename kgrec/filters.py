@@ -76,7 +76,7 @@ def _values(key: str, raw: object) -> list[str]:
     if not isinstance(values, Sequence) or isinstance(values, bytes) or not values:
         raise RequestError(f"filters[{key!r}] must be a string or a non-empty list of strings, "
                            f"got {raw!r}")
-    return list(values)  # type: ignore[arg-type]
+    return list(values)
 
 
 def parse_filters(filters: Mapping[str, object] | None, known_kinds: Sequence[str] | None = None

@@ -41,6 +41,7 @@ def _register() -> None:
     from kgrec.cli import commands_encode  # noqa: F401
     from kgrec.cli import commands_evaluate  # noqa: F401
     from kgrec.cli import commands_train  # noqa: F401
+    from kgrec.cli import commands_serve  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

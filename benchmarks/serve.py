@@ -1,0 +1,229 @@
+"""Benchmark serving: recommend latency in-process vs the Neo4j vector index, add_items
+latency from call to recommendable, and explain latency.
+
+1. **In-process top-k** at 10k, 100k and 1M items: synthetic unit-norm item embeddings
+   at the model's default dim (64) are generated directly (no training at that size),
+   put in :class:`kgrec.index.ItemIndex` and queried with exactly the ``recommend``
+   hot path: one matrix-vector product, 20 seen items masked, :func:`kgrec.index.top_k`
+   (k = 20). Random user vectors; p50/p99 over ``--queries`` calls and throughput.
+2. **Neo4j vector index** (``db.index.vector.queryNodes`` through
+   :func:`kg.embeddings.query_similar_items`, k = 20) on the same vectors, capped at
+   ``--neo4j-max`` items (default 100k): loading 1M vectors into Neo4j on 2 cores takes
+   far too long for a benchmark run. Measured against a local server under a temporary
+   ``KGREC_HOME`` (never your own database).
+3. **add_items** on a small trained model (synthetic 300 users × 200 items, 5 epochs):
+   one item per call, from the call to the item being returned by ``recommend``,
+   CPU encoder included (the first call, which loads the encoder, is reported apart).
+4. **explain** p50/p99 on the same small model (MovieLens 100K would need a ~minutes
+   training run; left out by default).
+
+Prints a Markdown table and writes ``benchmarks/results/serve.json``.
+
+Run: ``.venv/bin/python benchmarks/serve.py [--sizes 10000,100000,1000000] [--queries 200]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# benchmarks/ingest.py would shadow the ``ingest`` package when run as a script
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
+
+SEED = 2026
+DIM = 64
+K = 20
+
+
+def _machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "numpy": np.__version__, "neo4j_driver": version("neo4j"),
+            "platform": platform.platform(), "load_average_at_start": os.getloadavg()}
+
+
+def _stats(ms: list[float]) -> dict[str, float]:
+    a = np.asarray(ms)
+    return {"p50_ms": float(np.percentile(a, 50)), "p99_ms": float(np.percentile(a, 99)),
+            "max_ms": float(a.max()), "qps": float(1000.0 / a.mean()), "n": len(ms)}
+
+
+def _vectors(n: int, rng: np.random.Generator) -> np.ndarray:
+    x = rng.standard_normal((n, DIM), dtype=np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def bench_in_process(n: int, queries: int, rng: np.random.Generator) -> dict[str, float]:
+    from kgrec.index import ItemIndex, top_k
+
+    emb = _vectors(n, rng)
+    index = ItemIndex(DIM, capacity=n)
+    index.upsert([f"i{j}" for j in range(n)], emb, [() for _ in range(n)])
+    users = _vectors(queries, rng)
+    times = []
+    for q in range(queries):
+        seen = rng.integers(0, n, 20)
+        t0 = time.perf_counter()
+        scores = index.emb @ users[q]
+        scores[seen] = -np.inf
+        top_k(scores, K)
+        times.append((time.perf_counter() - t0) * 1000)
+    return _stats(times)
+
+
+def bench_neo4j(driver: Any, n: int, queries: int, rng: np.random.Generator,
+                database: str) -> dict[str, float]:
+    from kg.embeddings import query_similar_items, write_embeddings
+    from kg.queries import DELETE_ALL
+    from kg.records import ItemRecord
+    from kg.schema import ensure_schema, ensure_vector_index
+    from kg.writer import GraphWriter
+
+    with driver.session(database=database) as s:
+        s.run(DELETE_ALL).consume()
+    ensure_schema(driver, database)
+    ids = [f"i{j}" for j in range(n)]
+    t0 = time.perf_counter()
+    GraphWriter(driver, database, show_progress=False).write_items(ItemRecord(i) for i in ids)
+    ensure_vector_index(driver, DIM, database)
+    write_embeddings(driver, "Item", ids, _vectors(n, rng), "bench", database,
+                     show_progress=False)
+    driver.execute_query("CALL db.awaitIndexes(600)", database_=database)
+    load_s = time.perf_counter() - t0
+    users = _vectors(queries + 10, rng)
+    for q in range(10):  # warm-up
+        query_similar_items(driver, users[q], K, database)
+    times = []
+    for q in range(queries):
+        t = time.perf_counter()
+        query_similar_items(driver, users[10 + q], K, database)
+        times.append((time.perf_counter() - t) * 1000)
+    return {**_stats(times), "load_s": load_s}
+
+
+def bench_small_model(settings: Any, driver: Any, queries: int) -> dict[str, Any]:
+    from ingest.loader import load_synthetic
+    from kg.queries import DELETE_ALL
+    from kg.schema import ensure_schema
+    from kg.writer import GraphWriter
+    from kgrec.recommender import Recommender
+    from kgrec.workflows import train_from_graph
+
+    db = settings.neo4j.database
+    with driver.session(database=db) as s:
+        s.run(DELETE_ALL).consume()
+    ensure_schema(driver, db)
+    load_synthetic(GraphWriter(driver, db, show_progress=False), 300, 200, seed=SEED)
+    trained = train_from_graph(settings, driver, max_epochs=5, device="cpu",
+                               show_progress=False)
+    rec = Recommender(settings, trained=trained, driver=driver)  # type: ignore[arg-type]
+    words = ["trail", "summit", "espresso", "roast", "melody", "chord", "puppy", "serum"]
+    times = []
+    first_ms = 0.0
+    for q in range(queries + 1):
+        item = {"id": f"bench-new-{q}", "title": f"Bench {words[q % 8].title()} {q}",
+                "description": f"A new {words[q % 8]} and {words[(q + 3) % 8]} product {q}.",
+                "attributes": {"category": ["tents"], "brand": [f"Bench{q}"]}}
+        t0 = time.perf_counter()
+        rec.add_items([item])
+        row = rec.items.index[item["id"]]
+        assert row is not None and item["id"] in rec.similar_items("i0", k=len(rec.items)
+                                                                   ).item_ids
+        ms = (time.perf_counter() - t0) * 1000
+        if q == 0:
+            first_ms = ms
+        else:
+            times.append(ms)
+    users = sorted(rec._seen)[:queries]
+    ex_times = []
+    for u in users:
+        item = rec.recommend(u, k=1).item_ids[0]
+        t0 = time.perf_counter()
+        rec.explain(u, item)
+        ex_times.append((time.perf_counter() - t0) * 1000)
+    return {"add_items": {**_stats(times), "first_call_ms": first_ms},
+            "explain": _stats(ex_times), "model": repr(trained)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--neo4j-max", type=int, default=100_000)
+    ap.add_argument("--skip-neo4j", action="store_true")
+    ap.add_argument("--small-queries", type=int, default=30)
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "serve.json"))
+    args = ap.parse_args()
+    rng = np.random.default_rng(SEED)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results: dict[str, Any] = {"machine": _machine(), "seed": SEED, "dim": DIM, "k": K,
+                               "in_process": {}, "neo4j_vector_index": {}}
+    for n in sizes:
+        results["in_process"][str(n)] = bench_in_process(n, args.queries, rng)
+        print(f"in-process {n}: {results['in_process'][str(n)]}", flush=True)
+    if not args.skip_neo4j:
+        from kg.connection import connect
+        from kg.server import LocalNeo4j
+        from kgrec.settings import Settings
+
+        home = Path(tempfile.mkdtemp(prefix="kgrec-bench-"))
+        env = {k: v for k, v in os.environ.items() if k.startswith(("KGREC_", "HF_"))}
+        env.update(KGREC_HOME=str(home), KGREC_NEO4J_HEAP="1g", KGREC_NEO4J_PAGECACHE="512m")
+        settings = Settings.from_env(env)
+        settings = replace(settings, neo4j=replace(settings.neo4j, uri=None))
+        server = LocalNeo4j(settings)
+        driver = connect(settings, start=True)
+        try:
+            db = settings.neo4j.database
+            for n in sizes:
+                if n > args.neo4j_max:
+                    continue
+                results["neo4j_vector_index"][str(n)] = bench_neo4j(driver, n, args.queries,
+                                                                    rng, db)
+                print(f"neo4j {n}: {results['neo4j_vector_index'][str(n)]}", flush=True)
+            results.update(bench_small_model(settings, driver, args.small_queries))
+        finally:
+            driver.close()
+            server.stop()
+    lines = ["| items | in-process p50 ms | p99 ms | qps | Neo4j index p50 ms | p99 ms | qps "
+             "| p99 ratio |", "|---|---|---|---|---|---|---|---|"]
+    for n in sizes:
+        a = results["in_process"][str(n)]
+        b = results["neo4j_vector_index"].get(str(n))
+        neo = (f"{b['p50_ms']:.2f} | {b['p99_ms']:.2f} | {b['qps']:.0f} | "
+               f"{b['p99_ms'] / a['p99_ms']:.1f}×") if b else "— | — | — | —"
+        lines.append(f"| {n:,} | {a['p50_ms']:.2f} | {a['p99_ms']:.2f} | {a['qps']:.0f} | {neo} |")
+    if "add_items" in results:
+        ai, ex = results["add_items"], results["explain"]
+        lines += ["", "| operation | p50 ms | p99 ms | note |", "|---|---|---|---|",
+                  f"| add_items (1 item → recommendable) | {ai['p50_ms']:.1f} | "
+                  f"{ai['p99_ms']:.1f} | first call (loads encoder) {ai['first_call_ms']:.0f} ms |",
+                  f"| explain (3 paths) | {ex['p50_ms']:.1f} | {ex['p99_ms']:.1f} | "
+                  "synthetic 300×200 |"]
+    table = "\n".join(lines)
+    print(table)
+    results["table"] = table
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""``kgrec recommend|similar|similar-text|explain|ingest|demo``: serve a trained model."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from kgrec.cli import app
+from kgrec.errors import RequestError
+from kgrec.settings import Settings
+
+if TYPE_CHECKING:
+    from kgrec.recommender import Recommender
+    from kgrec.results import IngestSummary, Recommendations
+
+__all__ = ["demo", "explain", "ingest", "recommend", "similar", "similar_text"]
+
+logger = logging.getLogger(__name__)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+KOpt = Annotated[int, typer.Option("-k", "--k", help="How many items.")]
+
+
+def _recommender() -> Recommender:
+    from kgrec.recommender import Recommender
+
+    return Recommender(Settings.from_env())
+
+
+def parse_filter_options(options: list[str]) -> dict[str, list[str]]:
+    """``["genre=Comedy", "-genre=Horror", "exclude_items=42"]`` -> a filters mapping.
+
+    Raises:
+        RequestError: an option without ``=``.
+    """
+    out: dict[str, list[str]] = {}
+    for opt in options:
+        key, sep, value = opt.partition("=")
+        if not sep or not key or not value:
+            raise RequestError(f"--filter {opt!r}: expected kind=value, -kind=value or "
+                               "exclude_items=ID")
+        out.setdefault(key.strip(), []).append(value.strip())
+    return out
+
+
+def _print_recs(rec: Recommender, recs: Recommendations, title: str, as_json: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    if as_json:
+        data = recs.to_dict()
+        for row in data["items"]:
+            row["title"] = rec.titles.get(row["item_id"], "")
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    if recs.fallback:
+        title += f" (fallback: {recs.fallback})"
+    table = Table(title=title)
+    for col in ("#", "item", "title", "score"):
+        table.add_column(col, justify="right" if col in ("#", "score") else "left")
+    for n, r in enumerate(recs, 1):
+        table.add_row(str(n), r.item_id, rec.titles.get(r.item_id, ""), f"{r.score:.4f}")
+    Console().print(table)
+
+
+@app.command("recommend")
+def recommend(
+    user: Annotated[str, typer.Argument(help="User id.")],
+    k: KOpt = 10,
+    filter_: Annotated[list[str] | None, typer.Option(
+        "--filter", help="kind=value keeps items with it, -kind=value drops them, "
+                         "exclude_items=ID drops an item; repeatable.")] = None,
+    diversity: Annotated[float, typer.Option(help="0..1 MMR re-ranking strength.")] = 0.0,
+    include_seen: Annotated[bool, typer.Option(help="Keep items the user knows.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Top-k recommendations for a user."""
+    filters = parse_filter_options(filter_ or [])
+    with _recommender() as rec:
+        recs = rec.recommend(user, k, exclude_seen=not include_seen, filters=filters or None,
+                             diversity=diversity)
+        _print_recs(rec, recs, f"Recommendations for {user}", as_json)
+
+
+@app.command("similar")
+def similar(item: Annotated[str, typer.Argument(help="Item id.")], k: KOpt = 10,
+            as_json: JsonOpt = False) -> None:
+    """Items most similar to an item (cosine of model embeddings)."""
+    with _recommender() as rec:
+        _print_recs(rec, rec.similar_items(item, k), f"Items similar to {item}", as_json)
+
+
+@app.command("similar-text")
+def similar_text(text: Annotated[str, typer.Argument(help="Free-text query.")], k: KOpt = 10,
+                 as_json: JsonOpt = False) -> None:
+    """Items matching a free-text query (through the model's text path)."""
+    with _recommender() as rec:
+        _print_recs(rec, rec.similar_to_text(text, k), f"Items for {text!r}", as_json)
+
+
+@app.command("explain")
+def explain(user: Annotated[str, typer.Argument(help="User id.")],
+            item: Annotated[str, typer.Argument(help="Item id.")],
+            max_paths: Annotated[int, typer.Option(help="How many paths.")] = 3,
+            as_json: JsonOpt = False) -> None:
+    """Why an item is recommended to a user: the strongest graph paths, with Cypher."""
+    with _recommender() as rec:
+        e = rec.explain(user, item, max_paths)
+        if as_json:
+            typer.echo(json.dumps(e.to_dict(), indent=2, ensure_ascii=False))
+            return
+        print_explanation(rec, e)
+
+
+def print_explanation(rec: Recommender, e: object) -> None:
+    """Rich table of an :class:`kgrec.explain.Explanation` plus its Cypher."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from kgrec.explain import Explanation
+
+    assert isinstance(e, Explanation)
+    console = Console()
+    table = Table(title=f"Why {e.item_id} ({rec.titles.get(e.item_id, '')}) for {e.user_id} "
+                        f"— score {e.score:.4f}")
+    for col in ("#", "kind", "contribution", "reason"):
+        table.add_column(col)
+    for n, p in enumerate(e.paths, 1):
+        table.add_row(str(n), p.kind, f"{p.score:.3f}", p.reason)
+    console.print(table)
+    if not e.paths:
+        console.print("No path connects them in the graph.")
+    for n, p in enumerate(e.paths, 1):
+        console.print(f"[bold]Path {n} in Neo4j Browser[/bold] (set the parameters first):")
+        console.print(f":params {json.dumps(p.parameters, ensure_ascii=False)}", markup=False)
+        console.print(p.cypher, markup=False)
+
+
+def print_ingest_summary(summary: IngestSummary, title: str) -> None:
+    """Rich table of an ingest summary and its reject reasons."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("added", "updated", "unchanged", "rejected", "seconds"):
+        table.add_column(col, justify="right")
+    table.add_row(str(summary.added), str(summary.updated), str(summary.unchanged),
+                  str(summary.rejected), f"{summary.seconds:.2f}")
+    console = Console()
+    console.print(table)
+    for reason in summary.reasons[:20]:
+        console.print(f"rejected: {reason}", markup=False)
+
+
+@app.command("ingest")
+def ingest(
+    path: Annotated[Path | None, typer.Argument(help="items.jsonl or items.csv to add.")] = None,
+    watch: Annotated[Path | None, typer.Option(help="Poll this folder for *.jsonl files "
+                                                    "and ingest each once.")] = None,
+    interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 5.0,
+    rejects: Annotated[Path | None, typer.Option(help="Reject file (JSONL); with --watch, "
+                                                      "a folder.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Items per batch.")] = 1_000,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add catalog items and make them recommendable at once (idempotent)."""
+    from dataclasses import asdict
+
+    from kgrec.workflows import ingest_file, watch_folder
+
+    if path is None and watch is None:
+        raise RequestError("give a file to ingest, or --watch DIR")
+    settings = Settings.from_env()
+    with _recommender() as rec:
+        if path is not None:
+            summary = ingest_file(rec, path, rejects_path=rejects, batch_size=batch_size)
+            if as_json:
+                typer.echo(json.dumps(asdict(summary), indent=2))
+            else:
+                print_ingest_summary(summary, f"Ingested {path}")
+        if watch is not None:
+            state = settings.home / "ingest_state" / "watch.json"
+            typer.echo(f"watching {watch} every {interval:g}s (state {state}); Ctrl-C stops")
+            try:
+                watch_folder(rec, watch, state, interval=interval, rejects_dir=rejects,
+                             on_file=lambda p, s: print_ingest_summary(s, f"Ingested {p}"))
+            except KeyboardInterrupt:
+                typer.echo("stopped")
+
+
+@app.command("demo")
+def demo(
+    dataset: Annotated[str, typer.Option(help="synthetic, or movielens:PATH (ml-100k folder).")
+                       ] = "synthetic",
+    users: Annotated[int, typer.Option(help="Synthetic users.")] = 2_000,
+    items: Annotated[int, typer.Option(help="Synthetic items.")] = 1_000,
+    epochs: Annotated[int, typer.Option(help="Max training epochs.")] = 30,
+) -> None:
+    """End-to-end demo: start Neo4j, load, train, recommend, explain, add a new item."""
+    from kgrec.demo import run_demo
+
+    run_demo(Settings.from_env(), dataset=dataset, n_users=users, n_items=items,
+             max_epochs=epochs)

@@ -1,0 +1,643 @@
+"""``Recommender``: the serving facade (recommend, similar items, explain, add items).
+
+It holds the trained model's embeddings in memory (:class:`kgrec.index.ItemIndex`), so
+top-k retrieval is one matrix-vector product plus ``argpartition``; Neo4j is the
+source of truth for the catalog and is read at start-up and for explanations.
+
+Scoring is the model's own: for a user the model was trained on, item scores are
+exactly :meth:`gnn.trained.TrainedModel.score` (GNN inner product plus the item–item
+term ``β · x_u B``), so served rankings equal evaluated ones. Items added later
+(:meth:`Recommender.add_items`) are embedded inductively and scored by the inner
+product alone (their item–item column is 0, as for any cold item). Users folded in
+after training (new, or with new interactions) are embedded by
+:func:`gnn.infer.embed_users`; their item–item term uses their current items.
+
+Example:
+    >>> from kgrec import Recommender
+    >>> rec = Recommender()                                  # doctest: +SKIP
+    >>> rec.recommend("u7", k=5, filters={"-genre": ["Horror"]}).item_ids  # doctest: +SKIP
+    ['i12', 'i3', 'i40', 'i9', 'i77']
+    >>> rec.explain("u7", "i12").paths[0].reason              # doctest: +SKIP
+    'You liked Heat (1995), which shares genre: Crime with Casino (1995).'
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+import numpy as np
+
+from kgrec.errors import NotFoundError, RecordError, RequestError
+from kgrec.explain import Explanation, rank_paths
+from kgrec.filters import FilterSpec, parse_filters
+from kgrec.index import ItemIndex, top_k
+from kgrec.records import content_hash, to_interaction_record, to_item_record
+from kgrec.results import IngestSummary, InteractionSummary, Recommendation, Recommendations
+from kgrec.settings import Settings
+
+if TYPE_CHECKING:
+    import neo4j
+
+    from gnn.trained import TrainedModel
+    from ingest.validation import RejectLog
+    from kg.records import InteractionRecord, ItemRecord
+    from llm_bridge import FeatureStore
+
+__all__ = ["Recommender", "load_latest_model"]
+
+logger = logging.getLogger(__name__)
+
+_MAX_K = 10_000
+
+
+def load_latest_model(settings: Settings, model_dir: Path | None = None) -> TrainedModel:
+    """Load ``model_dir`` or the checkpoint ``settings.models_dir/latest`` points at.
+
+    Raises:
+        NotFoundError: no checkpoint (the message says to run ``kgrec train``).
+    """
+    from gnn.checkpoint import load_checkpoint
+
+    path = model_dir if model_dir is not None else settings.models_dir / "latest"
+    if model_dir is None and not path.exists():
+        raise NotFoundError(f"no trained model under {str(settings.models_dir)!r} (no 'latest' "
+                            "pointer): run `kgrec train` first (or `kgrec demo`)")
+    return load_checkpoint(path)
+
+
+def _check_k(k: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= _MAX_K:
+        raise RequestError(f"k must be an integer in 1..{_MAX_K}, got {k!r}")
+    return k
+
+
+class Recommender:
+    """Recommend, explain and grow the catalog with a trained kgrec model.
+
+    Args:
+        settings: configuration (default :meth:`Settings.from_env`).
+        model_dir: a checkpoint folder (default: the latest one ``kgrec train`` wrote).
+        driver: a connected Neo4j driver (default: connect to the configured server;
+            the recommender then owns and closes it).
+        trained: an already loaded model (instead of ``model_dir``).
+        interaction_verb: verb of explanation sentences ("liked", "watched", "bought").
+
+    Raises:
+        NotFoundError: no trained model.
+        ServerError: Neo4j is unreachable.
+
+    Example:
+        >>> with Recommender() as rec:                            # doctest: +SKIP
+        ...     top = rec.recommend("u1", k=10)
+        ...     print(top.fallback, top.item_ids[:3])
+        None ['i5', 'i17', 'i2']
+    """
+
+    def __init__(self, settings: Settings | None = None, *, model_dir: Path | None = None,
+                 driver: neo4j.Driver | None = None, trained: TrainedModel | None = None,
+                 interaction_verb: str = "liked") -> None:
+        self.settings = settings or Settings.from_env()
+        self.database = self.settings.neo4j.database
+        self.trained = trained if trained is not None else \
+            load_latest_model(self.settings, model_dir)
+        self.interaction_verb = interaction_verb
+        self._owns_driver = driver is None
+        if driver is None:
+            from kg.connection import connect
+
+            driver = connect(self.settings)
+        self.driver = driver
+        self._store: FeatureStore | None = None
+        self._index_ready = False
+        t0 = time.perf_counter()
+        self._load()
+        logger.info("recommender ready in %.2fs: %d items (%d trained), %d users, model %s",
+                    time.perf_counter() - t0, len(self.items), self.trained.num_items,
+                    len(self._graph_users), self.trained.version)
+
+    # ------------------------------------------------------------------ lifecycle
+    def _load(self) -> None:
+        from kg.export import export_snapshot
+        from kg.serving import read_item_embeddings
+
+        tm = self.trained
+        self._n_model = tm.num_items
+        self._model_user_index = {u: i for i, u in enumerate(tm.user_ids)}
+        self._model_attr_index = {a: i for i, a in enumerate(tm.attribute_ids)}
+        snap = export_snapshot(self.driver, self.database, show_progress=False)
+        item_attrs = [[] for _ in snap.item_ids]  # type: list[list[str]]
+        for i, a in snap.item_attribute_index.T.tolist():
+            item_attrs[i].append(snap.attribute_ids[a])
+        graph_attrs = dict(zip(snap.item_ids, item_attrs, strict=True))
+        self.titles: dict[str, str] = dict(zip(snap.item_ids, snap.item_title, strict=True))
+        self.items = ItemIndex(tm.dim, capacity=max(1024, int(len(snap.item_ids) * 1.25)))
+        self.items.upsert(tm.item_ids, tm.item_emb,
+                          [graph_attrs.get(i, ()) for i in tm.item_ids])
+        extra = [i for i in snap.item_ids if i not in self.items.index]
+        if extra:
+            ids, emb = read_item_embeddings(self.driver, extra, tm.version, self.database)
+            if ids:
+                self.items.upsert(ids, emb, [graph_attrs[i] for i in ids])
+            if len(ids) < len(extra):
+                logger.warning("%d items in Neo4j have no embedding of model %s and are not "
+                               "recommendable: re-send them with add_items/`kgrec ingest` or "
+                               "retrain", len(extra) - len(ids), tm.version)
+        self._graph_users: set[str] = set(snap.user_ids)
+        self._user_attrs: dict[str, list[str]] = {}
+        for u, a in snap.user_attribute_index.T.tolist():
+            self._user_attrs.setdefault(snap.user_ids[u], []).append(snap.attribute_ids[a])
+        self._seen: dict[str, set[int]] = {}
+        rows_of = self.items.index
+        for u, i in snap.interaction_index.T.tolist():
+            row = rows_of.get(snap.item_ids[i])
+            if row is not None:
+                self._seen.setdefault(snap.user_ids[u], set()).add(row)
+        counts = np.bincount(snap.interaction_index[1], minlength=snap.num_items) \
+            if snap.num_interactions else np.zeros(snap.num_items)
+        for item_id, c in zip(snap.item_ids, counts.tolist(), strict=True):
+            row = rows_of.get(item_id)
+            if row is not None and c:
+                self.items.add_popularity([row], float(c))
+        # users whose embedding was folded in after training: id -> vector
+        self._user_override: dict[str, np.ndarray] = {}
+        self._cold_cache: dict[str, np.ndarray] = {}
+        # attribute embeddings: the trained layer mean of the attribute nodes
+        _, _, off_a = tm.offsets
+        attr = tm.layers[:, off_a:off_a + tm.num_attributes].mean(axis=0)
+        if tm.config.cosine:
+            attr = attr / np.maximum(np.linalg.norm(attr, axis=1, keepdims=True), 1e-12)
+        self._attr_emb = attr.astype(np.float32)
+        self._user_rows_changed: set[str] = set()
+        graph_items = set(snap.item_ids)
+        missing = [i for i in tm.item_ids if i not in graph_items]
+        self._hidden_rows = np.asarray([self.items.index[i] for i in missing], np.int64)
+        if missing:
+            logger.warning("%d trained items are no longer in Neo4j; they are not recommended",
+                           len(missing))
+
+    def close(self) -> None:
+        """Close the driver if this recommender opened it."""
+        if self._owns_driver:
+            self.driver.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"Recommender(items={len(self.items)}, users={len(self._graph_users)}, "
+                f"model={self.trained.version!r})")
+
+    @property
+    def store(self) -> FeatureStore:
+        """The text feature store (encoder loaded on first use)."""
+        if self._store is None:
+            from llm_bridge import FeatureStore, TextEncoder
+
+            encoder = TextEncoder(self.settings.encoder)
+            fp = self.trained.encoder_fingerprint
+            if fp and encoder.fingerprint != fp:
+                logger.warning("encoder %s differs from the one model %s was trained with; "
+                               "new items may embed poorly", encoder.model_id,
+                               self.trained.version)
+            self._store = FeatureStore(self.settings.features_dir, encoder)
+        return self._store
+
+    def _encode(self, texts: Sequence[str], kind: str = "passage") -> np.ndarray:
+        x, _ = self.store.encode(texts, kind=kind, show_progress=False)  # type: ignore[arg-type]
+        return np.asarray(x, np.float32)
+
+    # ------------------------------------------------------------------ users
+    def _check_user(self, user_id: str) -> None:
+        if not isinstance(user_id, str) or (user_id not in self._graph_users
+                                            and user_id not in self._model_user_index):
+            raise NotFoundError(f"unknown user {user_id!r}")
+
+    def _profile_vector(self, user_id: str) -> np.ndarray | None:
+        """A user's embedding from profile attributes alone (no ID, no items)."""
+        from gnn.infer import embed_users
+        from llm_bridge import user_text
+
+        if user_id in self._cold_cache:
+            return self._cold_cache[user_id]
+        attrs = self._user_attrs.get(user_id, [])
+        if not attrs:
+            return None
+        known = [a for a in attrs if a in self._model_attr_index]
+        feats = None
+        if self.trained.config.use_text:
+            profile: dict[str, list[str]] = {}
+            for a in attrs:
+                kind, _, value = a.partition(":")
+                profile.setdefault(kind, []).append(value)
+            feats = self._encode([user_text(profile)])
+        elif not known:
+            return None
+        vec = np.asarray(embed_users(self.trained, [[]], [attrs], feats)[0], np.float32)
+        self._cold_cache[user_id] = vec
+        return vec
+
+    def _fold_in(self, user_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Embed users from their current items and profile (:func:`gnn.infer.embed_users`)."""
+        from gnn.infer import embed_users
+        from llm_bridge import user_text
+
+        items = [[self.items.ids[r] for r in sorted(self._seen.get(u, ()))
+                  if r < self._n_model] for u in user_ids]
+        profiles = [self._user_attrs.get(u, []) for u in user_ids]
+        feats = None
+        if self.trained.config.use_text:
+            texts = []
+            for attrs in profiles:
+                profile: dict[str, list[str]] = {}
+                for a in attrs:
+                    kind, _, value = a.partition(":")
+                    profile.setdefault(kind, []).append(value)
+                texts.append(user_text(profile) if profile else "")
+            feats = self._encode(texts) if any(texts) else None
+        known = [u if u in self._model_user_index else None for u in user_ids]
+        emb = embed_users(self.trained, items, profiles, feats, known)
+        return dict(zip(user_ids, emb, strict=True))
+
+    def _user_scores(self, user_id: str) -> tuple[np.ndarray, str | None]:
+        """``float32 [n_items]`` scores of every indexed item, and the fallback used."""
+        tm = self.trained
+        n = len(self.items)
+        seen = self._seen.get(user_id)
+        if not seen:
+            vec = self._profile_vector(user_id)
+            if vec is None:
+                return self.items.popularity.astype(np.float32), "popularity"
+            return self.items.emb @ vec, "profile"
+        u = self._model_user_index.get(user_id)
+        if u is not None and user_id not in self._user_override:
+            scores = np.empty(n, np.float32)
+            scores[:self._n_model] = tm.score(np.array([u]))[0]
+            if n > self._n_model:
+                scores[self._n_model:] = self.items.emb[self._n_model:] @ tm.user_emb[u]
+            return scores, None
+        vec = self._user_override.get(user_id)
+        if vec is None:
+            vec = self._fold_in([user_id])[user_id]
+            self._user_override[user_id] = vec
+        scores = self.items.emb @ vec
+        if tm.item_item is not None:
+            rows = np.fromiter((r for r in seen if r < self._n_model), np.int64)
+            if rows.size:
+                scores[:self._n_model] += tm.item_item_weight * tm.item_item[rows].sum(axis=0)
+        return scores, None
+
+    # ------------------------------------------------------------------ recommend
+    def recommend(self, user_id: str, k: int = 20, *, exclude_seen: bool = True,
+                  filters: Mapping[str, object] | None = None,
+                  diversity: float = 0.0) -> Recommendations:
+        """Top-``k`` items for a user.
+
+        Args:
+            user_id: a user in the graph.
+            k: how many items (1..10000).
+            exclude_seen: leave out items the user interacted with.
+            filters: ``{"kind": [values]}`` keeps items with any of the values (kinds
+                combine with AND), ``{"-kind": [values]}`` drops items with any of them,
+                ``{"exclude_items": [ids]}`` drops those items (see :mod:`kgrec.filters`).
+            diversity: 0 = pure relevance; up to 1 = MMR re-ranking that trades
+                relevance for attribute-set (Jaccard) dissimilarity to items already
+                picked.
+
+        Returns:
+            :class:`Recommendations`; ``.fallback`` is ``"profile"`` or ``"popularity"``
+            for a user without interactions.
+
+        Raises:
+            NotFoundError: unknown user.
+            RequestError: bad ``k``, ``filters`` or ``diversity``.
+
+        Example:
+            >>> rec.recommend("u7", k=3, filters={"genre": "Comedy"}).item_ids  # doctest: +SKIP
+            ['i88', 'i4', 'i120']
+        """
+        _check_k(k)
+        if isinstance(diversity, bool) or not isinstance(diversity, int | float) or \
+                not 0.0 <= float(diversity) <= 1.0:
+            raise RequestError(f"diversity must be a number in [0, 1], got {diversity!r}")
+        spec = parse_filters(filters, self.items.kinds())
+        self._check_user(user_id)
+        scores, fallback = self._user_scores(user_id)
+        scores = scores.astype(np.float32, copy=True)
+        if exclude_seen and self._seen.get(user_id):
+            scores[np.fromiter(self._seen[user_id], np.int64)] = -np.inf
+        if self._hidden_rows.size:
+            scores[self._hidden_rows] = -np.inf
+        allowed = self._mask(spec)
+        if diversity > 0:
+            rows, vals = self._mmr(scores, k, allowed, float(diversity))
+        else:
+            rows, vals = top_k(scores, k, allowed)
+        return Recommendations(tuple(Recommendation(self.items.ids[r], float(s))
+                                     for r, s in zip(rows.tolist(), vals.tolist(), strict=True)),
+                               user_id=user_id, fallback=fallback)
+
+    def recommend_many(self, user_ids: Iterable[str], k: int = 20, **kwargs: Any
+                       ) -> dict[str, Recommendations]:
+        """:meth:`recommend` for several users (same keyword arguments)."""
+        return {u: self.recommend(u, k, **kwargs) for u in user_ids}
+
+    def _mask(self, spec: FilterSpec) -> np.ndarray | None:
+        if not spec:
+            return None
+        return spec.mask(len(self.items), self.items.items_with(), self.items.index)
+
+    def _mmr(self, scores: np.ndarray, k: int, allowed: np.ndarray | None,
+             diversity: float) -> tuple[np.ndarray, np.ndarray]:
+        pool, vals = top_k(scores, max(5 * k, 50), allowed)
+        if len(pool) <= 1:
+            return pool, vals
+        span = float(vals[0] - vals[-1]) or 1.0
+        rel = (vals - vals[-1]) / span
+        chosen = [0]
+        max_sim = self.items.jaccard(int(pool[0]), pool.tolist())
+        while len(chosen) < min(k, len(pool)):
+            gain = (1.0 - diversity) * rel - diversity * max_sim
+            gain[chosen] = -np.inf
+            nxt = int(np.argmax(gain))
+            chosen.append(nxt)
+            max_sim = np.maximum(max_sim, self.items.jaccard(int(pool[nxt]), pool.tolist()))
+        idx = np.asarray(chosen)
+        return pool[idx], vals[idx]
+
+    # ------------------------------------------------------------------ similarity
+    def _cosine_top(self, vec: np.ndarray, k: int, exclude_row: int | None = None
+                    ) -> Recommendations:
+        emb = self.items.emb
+        scores = emb @ vec
+        if not self.trained.config.cosine:
+            scores = scores / np.maximum(np.linalg.norm(emb, axis=1) * np.linalg.norm(vec),
+                                         1e-12)
+        if exclude_row is not None:
+            scores[exclude_row] = -np.inf
+        if self._hidden_rows.size:
+            scores[self._hidden_rows] = -np.inf
+        rows, vals = top_k(scores, k)
+        return Recommendations(tuple(Recommendation(self.items.ids[r], float(s))
+                                     for r, s in zip(rows.tolist(), vals.tolist(), strict=True)))
+
+    def similar_items(self, item_id: str, k: int = 20) -> Recommendations:
+        """Items closest to ``item_id`` by cosine of the model's item embeddings.
+
+        Raises:
+            NotFoundError: unknown (or not yet embedded) item.
+            RequestError: bad ``k``.
+
+        Example:
+            >>> rec.similar_items("i42", k=5).item_ids          # doctest: +SKIP
+        """
+        _check_k(k)
+        row = self.items.index.get(item_id) if isinstance(item_id, str) else None
+        if row is None:
+            raise NotFoundError(f"unknown item {item_id!r}")
+        return self._cosine_top(self.items.emb[row], k, exclude_row=row)
+
+    def similar_to_text(self, text: str, k: int = 20) -> Recommendations:
+        """Items closest to a free-text query.
+
+        The text is encoded as a query, projected by the model's item text path as a
+        new item with no neighbours (:func:`gnn.infer.embed_new_items`), then matched
+        by cosine.
+
+        Example:
+            >>> rec.similar_to_text("lightweight waterproof hiking tent", k=5)  # doctest: +SKIP
+        """
+        from gnn.infer import embed_new_items
+
+        _check_k(k)
+        if not isinstance(text, str) or not text.strip():
+            raise RequestError("text must be a non-empty string")
+        x = self._encode([text], kind="query")
+        vec = embed_new_items(self.trained, x, [[]])[0]
+        return self._cosine_top(vec, k)
+
+    def score(self, user_id: str, item_id: str) -> float:
+        """The recommendation score of one pair (as in :meth:`recommend`)."""
+        self._check_user(user_id)
+        row = self.items.index.get(item_id)
+        if row is None:
+            raise NotFoundError(f"unknown item {item_id!r}")
+        return float(self._user_scores(user_id)[0][row])
+
+    # ------------------------------------------------------------------ explain
+    def _embedding(self, label: str, key: str) -> np.ndarray | None:
+        if label == "Item":
+            row = self.items.index.get(key)
+            return None if row is None else np.asarray(self.items.emb[row])
+        if label == "Attribute":
+            a = self._model_attr_index.get(key)
+            return None if a is None else self._attr_emb[a]
+        if key in self._user_override:
+            return self._user_override[key]
+        u = self._model_user_index.get(key)
+        if u is not None:
+            return np.asarray(self.trained.user_emb[u], np.float32)
+        return self._profile_vector(key) if not self._seen.get(key) else \
+            self._fold_in([key])[key]
+
+    def explain(self, user_id: str, item_id: str, max_paths: int = 3) -> Explanation:
+        """The strongest graph paths from a user to an item.
+
+        Paths of three shapes are read from Neo4j with parameterised Cypher (a user's
+        item sharing an attribute with the target; a user's item shared with another
+        user who has the target; a profile attribute the target carries), ranked by
+        the geometric mean of the model's embedding cosines along each path (see
+        :mod:`kgrec.explain`), one path per intermediate node.
+
+        Args:
+            user_id: a known user.
+            item_id: a known item.
+            max_paths: how many paths (1..100).
+
+        Returns:
+            :class:`Explanation`; each path has a one-sentence ``reason`` and the
+            ``cypher``/``parameters`` that show exactly that path in Neo4j Browser.
+
+        Raises:
+            NotFoundError: unknown user or item.
+            RequestError: bad ``max_paths``.
+
+        Example:
+            >>> e = rec.explain("u7", "i12")                    # doctest: +SKIP
+            >>> e.paths[0].reason, e.paths[0].parameters        # doctest: +SKIP
+        """
+        from kg.explain import fetch_path_candidates
+
+        if isinstance(max_paths, bool) or not isinstance(max_paths, int) or \
+                not 1 <= max_paths <= 100:
+            raise RequestError(f"max_paths must be an integer in 1..100, got {max_paths!r}")
+        self._check_user(user_id)
+        if not isinstance(item_id, str) or item_id not in self.items.index:
+            raise NotFoundError(f"unknown item {item_id!r}")
+        candidates = fetch_path_candidates(self.driver, user_id, item_id,
+                                           database=self.database)
+        paths = rank_paths(candidates, user_id, item_id, self.titles.get(item_id, ""),
+                           self._embedding, max_paths, self.interaction_verb)
+        return Explanation(user_id, item_id, self.score(user_id, item_id), paths)
+
+    # ------------------------------------------------------------------ catalog growth
+    def add_items(self, records: Iterable[Mapping[str, Any] | ItemRecord], *,
+                  on_error: str = "fail", rejects: RejectLog | None = None,
+                  batch_size: int = 1_000) -> IngestSummary:
+        """Add or update catalog items and make them recommendable at once (no retraining).
+
+        Each record (``{"id", "title", "description", "attributes"}`` as in
+        ``items.jsonl``, or an :class:`kg.records.ItemRecord`) is validated, MERGEd into
+        Neo4j with its attribute edges, encoded, embedded by the model's inductive rule
+        from its text, attributes and any interacting users
+        (:func:`gnn.infer.embed_new_items`), written back (``embedding``,
+        ``embeddingVersion``, ``contentHash``; the vector index picks it up) and added to
+        the in-memory index. An item re-sent with the same text and attributes is
+        ``unchanged``: nothing is written or re-embedded. Attribute values the model has
+        never seen get their nodes in Neo4j; the item's text still places it.
+
+        Args:
+            records: the items.
+            on_error: ``"fail"`` raises on the first invalid record; ``"skip"`` counts
+                it in ``rejected`` (and ``rejects``) and goes on.
+            rejects: where skipped records are logged.
+            batch_size: items per write/encode batch.
+
+        Returns:
+            :class:`IngestSummary` (added, updated, unchanged, rejected).
+
+        Raises:
+            RecordError: an invalid record (``on_error="fail"``), naming the field.
+            WriteError, GraphError: Neo4j failed.
+
+        Example:
+            >>> rec.add_items([{"id": "new-1", "title": "Trail Tent",
+            ...                 "description": "A lightweight waterproof tent.",
+            ...                 "attributes": {"category": ["tents"]}}])   # doctest: +SKIP
+            IngestSummary(added=1, updated=0, unchanged=0, rejected=0, ...)
+        """
+        if on_error not in ("fail", "skip"):
+            raise RequestError(f"on_error must be 'fail' or 'skip', got {on_error!r}")
+        t0 = time.perf_counter()
+        total = IngestSummary()
+        batch: dict[str, ItemRecord] = {}
+        reasons: list[str] = []
+        for n, rec in enumerate(records, 1):
+            try:
+                item = to_item_record(rec, n)
+            except RecordError as e:
+                if on_error == "fail":
+                    raise
+                reasons.append(str(e))
+                if rejects is not None:
+                    rejects.add(e, repr(rec)[:2000])
+                continue
+            batch[item.id] = item  # the last version of a repeated id wins
+            if len(batch) >= batch_size:
+                total = total + self._add_batch(list(batch.values()))
+                batch = {}
+        if batch:
+            total = total + self._add_batch(list(batch.values()))
+        return IngestSummary(total.added, total.updated, total.unchanged, len(reasons),
+                             tuple(reasons), time.perf_counter() - t0)
+
+    def _add_batch(self, items: list[ItemRecord]) -> IngestSummary:
+        from gnn.infer import embed_new_items
+        from kg.embeddings import write_embeddings
+        from kg.schema import ensure_vector_index
+        from kg.serving import read_items, set_content_hashes
+        from kg.writer import GraphWriter
+        from llm_bridge import item_text
+
+        stored = read_items(self.driver, [i.id for i in items], self.database)
+        changed: list[ItemRecord] = []
+        hashes: dict[str, str] = {}
+        added = updated = unchanged = 0
+        for item in items:
+            h = content_hash(item.title, item.description, item.attribute_ids())
+            st = stored.get(item.id)
+            if st is not None:
+                old = st.content_hash or content_hash(st.title, st.description, st.attribute_ids)
+                if old == h and item.id in self.items.index:
+                    unchanged += 1
+                    continue
+                updated += 1
+            else:
+                added += 1
+            changed.append(item)
+            hashes[item.id] = h
+        if changed:
+            GraphWriter(self.driver, self.database, show_progress=False).write_items(changed)
+            set_content_hashes(self.driver, hashes, self.database)
+            x = self._encode([item_text(i.title, i.description, i.attributes) for i in changed])
+            users = [list(stored[i.id].users) if i.id in stored else [] for i in changed]
+            attrs = [i.attribute_ids() for i in changed]
+            emb = embed_new_items(self.trained, x, attrs, users)
+            if not self._index_ready:
+                ensure_vector_index(self.driver, self.trained.dim, self.database)
+                self._index_ready = True
+            write_embeddings(self.driver, "Item", [i.id for i in changed], emb,
+                             self.trained.version or "unversioned", self.database,
+                             show_progress=False)
+            rows = self.items.upsert([i.id for i in changed], emb, attrs)
+            for item, row, vec in zip(changed, rows, emb, strict=True):
+                self.titles[item.id] = item.title
+                if row < self._n_model:  # keep TrainedModel.score in step
+                    self.trained.item_emb[row] = vec
+            self._hidden_rows = self._hidden_rows[~np.isin(self._hidden_rows, rows)]
+        logger.info("add_items: %d added, %d updated, %d unchanged", added, updated, unchanged)
+        return IngestSummary(added, updated, unchanged)
+
+    def add_interactions(self, records: Iterable[Mapping[str, Any] | InteractionRecord]
+                         ) -> InteractionSummary:
+        """Record interactions and fold the affected users in (no retraining).
+
+        Each record is ``{"user_id", "item_id", "weight"?, "ts"?}`` (or an
+        :class:`kg.records.InteractionRecord`); unknown users are created. The users are
+        re-embedded with :func:`gnn.infer.embed_users` from all their items and profile,
+        and their embeddings written to Neo4j.
+
+        Raises:
+            RecordError: an invalid record, or one naming an unknown item.
+            WriteError: Neo4j failed.
+
+        Example:
+            >>> rec.add_interactions([{"user_id": "u7", "item_id": "new-1"}])  # doctest: +SKIP
+        """
+        from kg.embeddings import write_embeddings
+        from kg.writer import GraphWriter
+
+        t0 = time.perf_counter()
+        recs: list[InteractionRecord] = []
+        for n, r in enumerate(records, 1):
+            rec = to_interaction_record(r, n)
+            if rec.item_id not in self.items.index:
+                raise RecordError(f"add_interactions record {n}: field 'item_id' refers to "
+                                  f"unknown item {rec.item_id!r}", field="item_id")
+            recs.append(rec)
+        if not recs:
+            return InteractionSummary()
+        written = GraphWriter(self.driver, self.database,
+                              show_progress=False).write_interactions(recs)
+        users = list(dict.fromkeys(r.user_id for r in recs))
+        for r in recs:
+            row = self.items.index[r.item_id]
+            seen = self._seen.setdefault(r.user_id, set())
+            if row not in seen:
+                seen.add(row)
+                self.items.add_popularity([row])
+        self._graph_users.update(users)
+        emb = self._fold_in(users)
+        for u in users:
+            self._user_override[u] = emb[u]
+            self._cold_cache.pop(u, None)
+        write_embeddings(self.driver, "User", users, np.stack([emb[u] for u in users]),
+                         self.trained.version or "unversioned", self.database,
+                         show_progress=False)
+        return InteractionSummary(written, len(users), time.perf_counter() - t0)

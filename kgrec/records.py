@@ -1,0 +1,78 @@
+"""Turn facade inputs (mappings or records) into validated ``kg.records`` records.
+
+Validation reuses :mod:`ingest.validation`, so a bad mapping fails exactly as a bad
+``items.jsonl`` line would: ``add_items record 3: field 'title' must be a string, got 42 (int)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ingest.validation import as_attributes, as_id, as_text, describe, record_error
+from kg.records import InteractionRecord, ItemRecord, SourceRef
+
+__all__ = ["content_hash", "to_interaction_record", "to_item_record"]
+
+_ITEM_KEYS = ("id", "title", "description", "attributes")
+_INTERACTION_KEYS = ("user_id", "item_id", "weight", "ts")
+
+
+def to_item_record(record: Mapping[str, Any] | ItemRecord, n: int,
+                   where: str = "add_items record") -> ItemRecord:
+    """Validate one item (``{"id", "title", "description", "attributes"}`` or an ItemRecord).
+
+    Raises:
+        RecordError: naming the record number and the field.
+    """
+    if isinstance(record, ItemRecord):
+        return record
+    path = f"{where} {n}"
+    if not isinstance(record, Mapping):
+        raise record_error(path, 0, None, f"must be a mapping, got {describe(record)}")
+    extra = [k for k in record if k not in _ITEM_KEYS]
+    if extra:
+        raise record_error(path, 0, str(extra[0]), f"is not allowed (allowed keys: "
+                           f"{', '.join(_ITEM_KEYS)})")
+    return ItemRecord(as_id(record.get("id"), path, 0),
+                      as_text(record.get("title"), path, 0, "title"),
+                      as_text(record.get("description"), path, 0, "description"),
+                      as_attributes(record.get("attributes"), path, 0), SourceRef(path))
+
+
+def to_interaction_record(record: Mapping[str, Any] | InteractionRecord, n: int,
+                          where: str = "add_interactions record") -> InteractionRecord:
+    """Validate one interaction (``{"user_id", "item_id", "weight"?, "ts"?}``).
+
+    Raises:
+        RecordError: naming the record number and the field.
+    """
+    if isinstance(record, InteractionRecord):
+        return record
+    path = f"{where} {n}"
+    if not isinstance(record, Mapping):
+        raise record_error(path, 0, None, f"must be a mapping, got {describe(record)}")
+    extra = [k for k in record if k not in _INTERACTION_KEYS]
+    if extra:
+        raise record_error(path, 0, str(extra[0]), f"is not allowed (allowed keys: "
+                           f"{', '.join(_INTERACTION_KEYS)})")
+    weight = record.get("weight", 1.0)
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or \
+            not math.isfinite(weight) or weight <= 0:
+        raise record_error(path, 0, "weight", f"must be a positive finite number, got "
+                           f"{describe(weight)}")
+    ts = record.get("ts", 0)
+    if isinstance(ts, bool) or not isinstance(ts, int) or ts < 0:
+        raise record_error(path, 0, "ts", f"must be Unix seconds (int >= 0), got {describe(ts)}")
+    return InteractionRecord(as_id(record.get("user_id"), path, 0, "user_id"),
+                             as_id(record.get("item_id"), path, 0, "item_id"),
+                             float(weight), ts, SourceRef(path))
+
+
+def content_hash(title: str, description: str, attribute_ids: Sequence[str]) -> str:
+    """SHA-256 of an item's text and attribute set (what its embedding depends on)."""
+    payload = json.dumps([title, description, sorted(set(attribute_ids))], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()

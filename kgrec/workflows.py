@@ -1,0 +1,136 @@
+"""Workflows that span ingest and the facade: file ingestion and a polling watcher."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from kgrec.recommender import Recommender
+from kgrec.results import IngestSummary
+
+__all__ = ["ingest_file", "train_from_graph", "watch_folder"]
+
+logger = logging.getLogger(__name__)
+
+
+def ingest_file(rec: Recommender, path: Path, *, rejects_path: Path | None = None,
+                batch_size: int = 1_000) -> IngestSummary:
+    """Validate ``path`` (``.jsonl`` or ``.csv`` items, see :mod:`ingest.catalog`) and add
+    its items with :meth:`Recommender.add_items`; bad records are skipped and logged.
+
+    Raises:
+        IngestError: the file is missing or has a bad header.
+    """
+    from ingest.catalog import iter_items
+    from ingest.validation import RejectLog
+
+    with RejectLog(rejects_path) as log:
+        summary = rec.add_items(iter_items(path, on_error="skip", rejects=log),
+                                batch_size=batch_size)
+        reasons = tuple(e["reason"] for e in log.entries) if rejects_path is None else ()
+        return IngestSummary(summary.added, summary.updated, summary.unchanged,
+                             summary.rejected + log.count, summary.reasons + reasons,
+                             summary.seconds)
+
+
+def _load_state(path: Path) -> dict[str, float]:
+    try:
+        data = json.loads(path.read_text())
+        return {str(k): float(v) for k, v in data.get("processed", {}).items()}
+    except (OSError, ValueError):
+        return {}
+
+
+def watch_folder(rec: Recommender, folder: Path, state_path: Path, *, interval: float = 5.0,
+                 rejects_dir: Path | None = None,
+                 on_file: Callable[[Path, IngestSummary], None] | None = None,
+                 max_rounds: int | None = None) -> int:
+    """Poll ``folder`` for ``*.jsonl`` files and ingest each new (or modified) one once.
+
+    Processed files and their mtimes are kept in ``state_path`` (JSON), so a restart
+    does not ingest them again. Runs until interrupted (or ``max_rounds`` polls).
+
+    Returns:
+        Number of files processed.
+    """
+    state = _load_state(state_path)
+    done = 0
+    rounds = 0
+    while max_rounds is None or rounds < max_rounds:
+        rounds += 1
+        for path in sorted(folder.glob("*.jsonl")):
+            key = str(path.resolve())
+            mtime = path.stat().st_mtime
+            if state.get(key) == mtime:
+                continue
+            rejects = rejects_dir / f"{path.stem}.rejects.jsonl" if rejects_dir else None
+            summary = ingest_file(rec, path, rejects_path=rejects)
+            state[key] = mtime
+            state_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = state_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps({"processed": state}, indent=1))
+            tmp.replace(state_path)
+            done += 1
+            logger.info("ingested %s: %s", path, summary)
+            if on_file is not None:
+                on_file(path, summary)
+        if max_rounds is not None and rounds >= max_rounds:
+            break
+        time.sleep(interval)
+    return done
+
+
+def train_from_graph(settings: object, driver: object, *, max_epochs: int | None = None,
+                     device: str | None = None, show_progress: bool | None = None) -> object:
+    """Export → encode → train (early-stopped on a 10 % split, then refit on all) →
+    checkpoint (``models_dir/<version>`` + ``latest``) → write back; as ``kgrec train``.
+
+    Returns:
+        The :class:`gnn.trained.TrainedModel` (with its version set).
+    """
+    import dataclasses
+
+    import numpy as np
+
+    from gnn.checkpoint import save_checkpoint, write_latest_pointer
+    from gnn.features import node_features
+    from gnn.model import ModelConfig
+    from gnn.split import FIT_FRACTION, split_pairs
+    from gnn.train import refit_config, train_model
+    from gnn.writeback import write_back
+    from kg.export import export_snapshot
+    from kg.schema import ensure_user_vector_index
+    from kgrec.settings import Settings
+    from llm_bridge import FeatureStore, TextEncoder
+
+    assert isinstance(settings, Settings)
+    database = settings.neo4j.database
+    config = ModelConfig(seed=settings.seed, device=device or settings.train.device)
+    if max_epochs is not None:
+        config = dataclasses.replace(config, max_epochs=max_epochs)
+    snapshot = export_snapshot(driver, database, show_progress=show_progress)  # type: ignore[arg-type]
+    encoder = TextEncoder(settings.encoder)
+    features = node_features(snapshot, FeatureStore(settings.features_dir, encoder),
+                             show_progress=show_progress)
+    index = snapshot.interaction_index
+    order = np.lexsort((index[1], index[0]))
+    fit_mask, valid_mask = split_pairs(index[:, order], settings.seed + 1, FIT_FRACTION)
+    keep = np.zeros(snapshot.num_interactions, dtype=bool)
+    keep[order[fit_mask]] = True
+    result = train_model(snapshot.with_interactions(keep), features, config,
+                         index[:, order[valid_mask]], show_progress,
+                         encoder_fingerprint=encoder.fingerprint)
+    final = train_model(snapshot, features, refit_config(config, result), None, show_progress,
+                        encoder_fingerprint=encoder.fingerprint)
+    trained = final.trained
+    trained.version = time.strftime("kgrec-%Y%m%dT%H%M%S", time.gmtime())
+    trained.info = {**trained.info, "best_epoch": result.best_epoch,
+                    "best_val_ndcg": max(result.history["val_ndcg"], default=None)}
+    save_checkpoint(settings.models_dir / trained.version, trained)
+    write_latest_pointer(settings.models_dir, trained.version)
+    write_back(driver, trained, database, show_progress=show_progress)
+    ensure_user_vector_index(driver, trained.dim, database)  # type: ignore[arg-type]
+    return trained

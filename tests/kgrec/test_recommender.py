@@ -1,0 +1,168 @@
+"""Behaviour of :class:`kgrec.Recommender` on the planted catalog (real Neo4j, real encoder)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kg.explain import run_path
+from kg.queries import COUNT_NODES
+from kgrec.errors import NotFoundError, RecordError, RequestError
+
+INJECTION = "x' }) DETACH DELETE n //"
+
+
+def _counts(driver) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    return {r["label"]: r["count"] for r in driver.execute_query(COUNT_NODES).records}
+
+
+def test_warm_user_gets_own_community_and_k(rec) -> None:  # type: ignore[no-untyped-def]
+    top = rec.recommend("ua0", k=6)
+    assert len(top) == 6 and top.fallback is None and top.user_id == "ua0"
+    assert all(r.item_id.startswith("a") for r in top)  # its 6 unseen space items
+    assert [r.score for r in top] == sorted((r.score for r in top), reverse=True)
+
+
+def test_seen_excluded_and_deterministic(rec) -> None:  # type: ignore[no-untyped-def]
+    seen = {rec.items.ids[r] for r in rec._seen["ub3"]}
+    top = rec.recommend("ub3", k=30)
+    assert not seen & set(top.item_ids)
+    assert rec.recommend("ub3", k=30) == top
+    assert set(rec.recommend("ub3", k=60, exclude_seen=False).item_ids) >= seen
+
+
+def test_served_scores_equal_model_scores(rec) -> None:  # type: ignore[no-untyped-def]
+    tm = rec.trained
+    u = tm.user_ids.index("ua1")
+    expected = tm.score(np.array([u]))[0]
+    assert tm.item_item is not None  # the hybrid term is part of served scores
+    for r in rec.recommend("ua1", k=10):
+        assert r.score == pytest.approx(float(expected[tm.item_ids.index(r.item_id)]), abs=1e-6)
+
+
+def test_filters_include_and_negation(rec) -> None:  # type: ignore[no-untyped-def]
+    top = rec.recommend("ua0", k=40, exclude_seen=False, filters={"genre": ["Baking"]})
+    assert top.item_ids and all(int(i[1:]) % 2 == 1 and i[0] == "b" for i in top.item_ids)
+    top = rec.recommend("ua0", k=100, exclude_seen=False,
+                        filters={"-genre": "SciFi", "exclude_items": ["a1", "b2"]})
+    assert "a1" not in top.item_ids and "b2" not in top.item_ids
+    assert not any(i[0] == "a" and int(i[1:]) % 2 == 0 for i in top.item_ids)
+    assert len(top) == 60 - 15 - 2
+
+
+@pytest.mark.parametrize("bad", [["genre"], {"gen re": ["x"]}, {"genre": []},
+                                 {"genre": [" padded"]}, {"nokind": ["x"]}, {"genre": [3]}])
+def test_malformed_filters_rejected(rec, bad) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(RequestError, match="filter|allowed|kind"):
+        rec.recommend("ua0", k=5, filters=bad)
+
+
+@pytest.mark.parametrize("k", [0, -1, 10_001, 2.5, True])
+def test_bad_k(rec, k) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(RequestError, match="k must be"):
+        rec.recommend("ua0", k=k)
+
+
+def test_unknown_ids_and_injection_are_inert(rec, neo4j_driver) -> None:  # type: ignore[no-untyped-def]
+    before = _counts(neo4j_driver)
+    with pytest.raises(NotFoundError):
+        rec.recommend(INJECTION)
+    with pytest.raises(NotFoundError):
+        rec.similar_items(INJECTION)
+    with pytest.raises(NotFoundError):
+        rec.explain("ua0", INJECTION)
+    assert rec.recommend("ua0", k=5, filters={"genre": [INJECTION]}).item_ids == []
+    assert len(rec.recommend("ua0", k=5, filters={"exclude_items": [INJECTION]})) == 5
+    with pytest.raises(RequestError):
+        rec.recommend("ua0", k=5, filters={INJECTION: ["x"]})
+    assert _counts(neo4j_driver) == before
+
+
+def test_diversity_reranks_within_filters(rec) -> None:  # type: ignore[no-untyped-def]
+    plain = rec.recommend("ua2", k=8)
+    diverse = rec.recommend("ua2", k=8, diversity=0.9)
+    assert len(diverse) == 8 and diverse.item_ids != plain.item_ids
+    with pytest.raises(RequestError, match="diversity"):
+        rec.recommend("ua2", diversity=1.5)
+
+
+def test_cold_user_fallbacks(rec) -> None:  # type: ignore[no-untyped-def]
+    prof = rec.recommend("cold-a", k=5)
+    assert prof.fallback == "profile"
+    assert sum(i.startswith("a") for i in prof.item_ids) >= 4
+    pop = rec.recommend("cold-none", k=5)
+    assert pop.fallback == "popularity" and len(pop) == 5
+
+
+def test_similar_items_and_text(rec) -> None:  # type: ignore[no-untyped-def]
+    sim = rec.similar_items("a3", k=5)
+    assert "a3" not in sim.item_ids and all(i.startswith("a") for i in sim.item_ids)
+    assert sum(i.startswith("b") for i in rec.similar_to_text(
+        "a chef bakes bread in the oven", k=5).item_ids) >= 4
+
+
+def test_explain_paths_exist_and_are_ranked(rec, neo4j_driver) -> None:  # type: ignore[no-untyped-def]
+    top = rec.recommend("ua0", k=1).item_ids[0]
+    e = rec.explain("ua0", top, max_paths=5)
+    assert e.paths and len(e.paths) <= 5
+    scores = [p.score for p in e.paths]
+    assert scores == sorted(scores, reverse=True)
+    kinds = {p.kind for p in e.paths}
+    assert kinds & {"attribute", "collaborative", "profile"}
+    for p in e.paths:
+        assert run_path(neo4j_driver, p.cypher, p.parameters) >= 1
+        assert p.reason.endswith(".") and p.nodes[0] == ("User", "ua0")
+        assert p.nodes[-1] == ("Item", top)
+    # ua0's profile says genre SciFi, which a0 carries
+    prof = [p for p in rec.explain("ua0", "a0", max_paths=50).paths if p.kind == "profile"]
+    assert prof and run_path(neo4j_driver, prof[0].cypher, prof[0].parameters) == 1
+
+
+def test_add_items_recommendable_at_once(rec, neo4j_driver) -> None:  # type: ignore[no-untyped-def]
+    new = {"id": "new-space", "title": "Nebula Starship Odyssey",
+           "description": "Astronauts pilot a starship through a galaxy nebula to an alien "
+                          "comet in orbit.",
+           "attributes": {"genre": ["SciFi"], "style": ["futuristic"], "studio": ["Nova"]}}
+    summary = rec.add_items([new])
+    assert (summary.added, summary.updated, summary.unchanged, summary.rejected) == (1, 0, 0, 0)
+    assert "new-space" in rec.recommend("ua0", k=7).item_ids
+    assert "new-space" not in rec.recommend("ub0", k=7).item_ids
+    rec_row = neo4j_driver.execute_query(
+        "MATCH (i:Item {id: $id}) RETURN i.embeddingVersion AS v, i.updatedAt AS t, "
+        "i.contentHash AS h, [(i)-[:HAS_ATTRIBUTE]->(a) | a.id] AS attrs", id="new-space"
+    ).records[0]
+    assert rec_row["v"] == rec.trained.version and "studio:Nova" in rec_row["attrs"]
+    # unchanged: nothing re-embedded or rewritten
+    again = rec.add_items([new])
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 1)
+    row2 = neo4j_driver.execute_query(
+        "MATCH (i:Item {id: $id}) RETURN i.embeddingVersion AS v, i.updatedAt AS t",
+        id="new-space").records[0]
+    assert (row2["v"], row2["t"]) == (rec_row["v"], rec_row["t"])
+    # changed text: updated and re-embedded
+    changed = rec.add_items([{**new, "description": new["description"] + " Sequel."}])
+    assert changed.updated == 1
+    # trained items re-sent unchanged (bulk-loaded, no stored hash) are unchanged too
+    assert rec.add_items([{"id": "a1", "title": rec.titles["a1"],
+                           "description": "A story about galaxy, astronaut and nebula.",
+                           "attributes": {"genre": ["Space Opera"], "style": ["futuristic"]}}]
+                         ).unchanged == 1
+
+
+def test_add_items_validation(rec) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(RecordError, match=r"record 2: field 'title'"):
+        rec.add_items([{"id": "ok-1", "title": "x"}, {"id": "bad", "title": 42}])
+    s = rec.add_items([{"id": "ok-2", "title": "Rocket"}, {"id": "bad", "colour": "x"}],
+                      on_error="skip")
+    assert (s.added, s.rejected) == (1, 1) and "colour" in s.reasons[0]
+
+
+def test_add_interactions_folds_user_in(rec) -> None:  # type: ignore[no-untyped-def]
+    s = rec.add_interactions([{"user_id": "new-user", "item_id": "b1"},
+                              {"user_id": "new-user", "item_id": "b2"},
+                              {"user_id": "new-user", "item_id": "b5"}])
+    assert (s.interactions, s.users) == (3, 1)
+    top = rec.recommend("new-user", k=5)
+    assert top.fallback is None and sum(i.startswith("b") for i in top.item_ids) >= 4
+    with pytest.raises(RecordError, match="item_id"):
+        rec.add_interactions([{"user_id": "new-user", "item_id": "nope"}])

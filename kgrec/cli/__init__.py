@@ -32,6 +32,8 @@ def _root(
 ) -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    # the driver logs every "index already exists" notice at INFO
+    logging.getLogger("neo4j").setLevel(max(level, logging.WARNING))
 
 
 def _register() -> None:

@@ -114,6 +114,26 @@ def ensure_vector_index(driver: neo4j.Driver, dim: int, database: str = "neo4j")
     Raises:
         SchemaError: ``dim`` out of range or Neo4j refused the index.
     """
+    from kg import queries as q
+
+    return _ensure_cosine_index(driver, dim, database, ITEM_EMBEDDING_INDEX,
+                                q.DROP_VECTOR_INDEX, q.CREATE_VECTOR_INDEX)
+
+
+def ensure_user_vector_index(driver: neo4j.Driver, dim: int, database: str = "neo4j") -> bool:
+    """Create the cosine vector index ``user_embedding`` on ``User.embedding``.
+
+    Same contract as :func:`ensure_vector_index`; it serves "which users is this item
+    for" queries (``kg/cypher/new_items_audience.cypher``).
+    """
+    from kg import queries_explain as qe
+
+    return _ensure_cosine_index(driver, dim, database, USER_EMBEDDING_INDEX,
+                                qe.DROP_USER_VECTOR_INDEX, qe.CREATE_USER_VECTOR_INDEX)
+
+
+def _ensure_cosine_index(driver: neo4j.Driver, dim: int, database: str, name: str,
+                         drop: LiteralString, create: LiteralString) -> bool:
     from neo4j.exceptions import DriverError, Neo4jError
 
     from kg import queries as q
@@ -121,7 +141,7 @@ def ensure_vector_index(driver: neo4j.Driver, dim: int, database: str = "neo4j")
     if not isinstance(dim, int) or not 1 <= dim <= 4096:
         raise SchemaError(f"vector index dimension must be an integer in 1..4096, got {dim!r}")
     try:
-        records = driver.execute_query(q.SHOW_VECTOR_INDEX, name=ITEM_EMBEDDING_INDEX,
+        records = driver.execute_query(q.SHOW_VECTOR_INDEX, name=name,
                                        database_=database).records
         if records:
             options: dict[str, Any] = records[0]["options"] or {}
@@ -130,47 +150,11 @@ def ensure_vector_index(driver: neo4j.Driver, dim: int, database: str = "neo4j")
                     and config.get("vector.similarity_function", "").lower() == "cosine"):
                 return False
             logger.info("recreating vector index %s: dimension %s -> %d",
-                        ITEM_EMBEDDING_INDEX, config.get("vector.dimensions"), dim)
-            driver.execute_query(q.DROP_VECTOR_INDEX, database_=database)
-        driver.execute_query(q.CREATE_VECTOR_INDEX, dim=dim, database_=database)
+                        name, config.get("vector.dimensions"), dim)
+            driver.execute_query(drop, database_=database)
+        driver.execute_query(create, dim=dim, database_=database)
         driver.execute_query("CALL db.awaitIndexes(300)", database_=database)
     except (Neo4jError, DriverError) as e:
-        raise SchemaError(f"creating vector index {ITEM_EMBEDDING_INDEX!r} "
-                          f"(dimension {dim}) on database {database!r} failed: {e}") from e
-    return True
-
-
-def ensure_user_vector_index(driver: neo4j.Driver, dim: int, database: str = "neo4j") -> bool:
-    """Create the cosine vector index ``user_embedding`` on ``User.embedding``.
-
-    Same contract as :func:`ensure_vector_index` (an index of another dimension is
-    recreated); it serves "which users is this item for" queries
-    (``kg/cypher/new_items_audience.cypher``).
-
-    Returns:
-        True when the index was (re)created, False when it already matched.
-
-    Raises:
-        SchemaError: ``dim`` out of range or Neo4j refused the index.
-    """
-    from neo4j.exceptions import DriverError, Neo4jError
-
-    from kg import queries as q
-    from kg import queries_explain as qe
-
-    if not isinstance(dim, int) or not 1 <= dim <= 4096:
-        raise SchemaError(f"vector index dimension must be an integer in 1..4096, got {dim!r}")
-    try:
-        records = driver.execute_query(q.SHOW_VECTOR_INDEX, name=USER_EMBEDDING_INDEX,
-                                       database_=database).records
-        if records:
-            config = (records[0]["options"] or {}).get("indexConfig", {})
-            if config.get("vector.dimensions") == dim:
-                return False
-            driver.execute_query(qe.DROP_USER_VECTOR_INDEX, database_=database)
-        driver.execute_query(qe.CREATE_USER_VECTOR_INDEX, dim=dim, database_=database)
-        driver.execute_query("CALL db.awaitIndexes(300)", database_=database)
-    except (Neo4jError, DriverError) as e:
-        raise SchemaError(f"creating vector index {USER_EMBEDDING_INDEX!r} "
+        raise SchemaError(f"creating vector index {name!r} "
                           f"(dimension {dim}) on database {database!r} failed: {e}") from e
     return True

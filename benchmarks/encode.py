@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import tempfile
 import time
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _machine import machine_info
 
 SEED = 2026
 _WORDS = [
@@ -55,29 +53,6 @@ def make_texts(n: int, seed: int = SEED, words: int = 20) -> list[str]:
     vocab = np.array(_WORDS + _GLUE)
     picks = rng.integers(0, len(vocab), size=(n, words - 2))
     return [f"Item {i}: " + " ".join(vocab[row].tolist()) + "." for i, row in enumerate(picks)]
-
-
-def machine_info() -> dict[str, Any]:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "load_average_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "python": platform.python_version(),
-        "versions": {p: version(p) for p in ("torch", "transformers", "numpy", "kgrec")},
-        "seed": SEED,
-    }
 
 
 def throughput(encoder: Any, texts: list[str], batch_size: int) -> float:
@@ -165,7 +140,7 @@ def main() -> None:
                         default=Path(__file__).parent / "results" / "encode.json")
     args = parser.parse_args()
 
-    info = machine_info()
+    info = machine_info(("torch", "transformers", "numpy", "kgrec"), seed=SEED)
     print(f"machine: {info['cpu']}, {info['cores']} cores, torch threads "
           f"{info['torch_threads']}, GPU {info['gpu']}, load {info['load_average_at_start']}")
     rows = bench_throughput(args.n_throughput)

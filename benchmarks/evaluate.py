@@ -20,12 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from _machine import machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 # benchmarks/ingest.py would shadow the ``ingest`` package: import from the repo root
@@ -33,23 +33,6 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchm
 sys.path.insert(0, str(ROOT))
 DEFAULT_DATASET = f"movielens:{ROOT.parent / 'shared' / 'datasets' / 'ml-100k'}"
 TARGETS = {"W": 1.01, "C": 1.7, "L": 1.2, "L_W_floor": 0.97}
-
-
-def _machine() -> dict[str, Any]:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "python": platform.python_version(), "platform": platform.platform(),
-            "load_average_at_start": os.getloadavg()}
 
 
 def _mean(rows: list[Any], protocol: str, model: str, metric: str, k: int = 20) -> float | None:
@@ -95,7 +78,7 @@ def main() -> None:
     from ingest import read_dataset
     from kgrec.settings import Settings
 
-    machine = _machine()
+    machine = machine_info(("torch", "torch-geometric", "implicit", "numpy", "kgrec"))
     start = time.perf_counter()
     data = read_dataset(args.dataset)
     rows = evaluate(data.to_snapshot(), dataset=data.name,

@@ -22,17 +22,17 @@ import argparse
 import json
 import logging
 import os
-import platform
 import shutil
 import sys
 import tempfile
 import time
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _machine import machine_info
 
 from ingest.loader import LoadSummary, load_movielens, load_synthetic
 from ingest.movielens import read_movielens
@@ -42,24 +42,10 @@ from kgrec.settings import Settings
 logger = logging.getLogger("benchmarks.ingest")
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def _machine(settings: Settings) -> dict[str, Any]:
-    return {
-        "cpu": _cpu_model(), "cores": os.cpu_count(), "platform": platform.platform(),
-        "python": platform.python_version(),
-        "versions": {p: version(p) for p in ("neo4j", "numpy", "rdflib")},
-        "neo4j_server": settings.neo4j.version, "heap": settings.neo4j.heap,
-        "pagecache": settings.neo4j.pagecache,
-    }
+    return machine_info(("neo4j", "numpy", "rdflib"), torch=False,
+                        neo4j_server=settings.neo4j.version, heap=settings.neo4j.heap,
+                        pagecache=settings.neo4j.pagecache)
 
 
 def _wipe(driver: Any, database: str) -> None:

@@ -27,37 +27,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
 from dataclasses import replace
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 # benchmarks/ingest.py would shadow the ``ingest`` package when run as a script
+from _machine import machine_info
+
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]
 
 SEED = 2026
 DIM = 64
 K = 20
-
-
-def _machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "numpy": np.__version__, "neo4j_driver": version("neo4j"),
-            "platform": platform.platform(), "load_average_at_start": os.getloadavg()}
 
 
 def _stats(ms: list[float]) -> dict[str, float]:
@@ -174,7 +160,7 @@ def main() -> None:
     args = ap.parse_args()
     rng = np.random.default_rng(SEED)
     sizes = [int(s) for s in args.sizes.split(",")]
-    results: dict[str, Any] = {"machine": _machine(), "seed": SEED, "dim": DIM, "k": K,
+    results: dict[str, Any] = {"machine": machine_info(("numpy", "neo4j"), torch=False), "seed": SEED, "dim": DIM, "k": K,
                                "in_process": {}, "neo4j_vector_index": {}}
     for n in sizes:
         results["in_process"][str(n)] = bench_in_process(n, args.queries, rng)

@@ -70,6 +70,7 @@ from ingest.validation import (
     frozen_attributes,
     record_error,
     resolve,
+    unknown_key_error,
 )
 from kg.records import InteractionRecord, ItemRecord, SourceRef, UserRecord
 from kgrec.errors import IngestError, RecordError
@@ -140,10 +141,9 @@ def _jsonl_objects(path: Path, keys: tuple[str, ...]
             yield Rejected(record_error(p, n, None, f"must be a JSON object, got "
                                         f"{describe(obj)}"), text.rstrip("\r\n"))
             continue
-        extra = [k for k in obj if k not in keys]
-        if extra:
-            yield Rejected(record_error(p, n, extra[0], f"is not allowed (allowed keys: "
-                                        f"{', '.join(keys)})"), text.rstrip("\r\n"))
+        unknown = unknown_key_error(obj, keys, p, n)
+        if unknown is not None:
+            yield Rejected(unknown, text.rstrip("\r\n"))
             continue
         yield n, obj, text.rstrip("\r\n")
 

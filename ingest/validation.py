@@ -49,6 +49,16 @@ def record_error(path: str, line: int, field: str | None, message: str) -> Recor
     return RecordError(f"{where}: {what}", path=path, line=line or None, field=field)
 
 
+def unknown_key_error(obj: Mapping[str, Any], keys: tuple[str, ...], path: str, line: int
+                      ) -> RecordError | None:
+    """The error for the first key of ``obj`` not in ``keys`` (None when all are allowed)."""
+    extra = [k for k in obj if k not in keys]
+    if not extra:
+        return None
+    return record_error(path, line, str(extra[0]), f"is not allowed (allowed keys: "
+                        f"{', '.join(keys)})")
+
+
 def describe(value: Any) -> str:
     """``42 (int)`` — a short rendering of a found value for error messages."""
     text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) \

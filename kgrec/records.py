@@ -12,7 +12,14 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ingest.validation import as_attributes, as_id, as_text, describe, record_error
+from ingest.validation import (
+    as_attributes,
+    as_id,
+    as_text,
+    describe,
+    record_error,
+    unknown_key_error,
+)
 from kg.records import InteractionRecord, ItemRecord, SourceRef
 
 __all__ = ["content_hash", "to_interaction_record", "to_item_record"]
@@ -33,10 +40,9 @@ def to_item_record(record: Mapping[str, Any] | ItemRecord, n: int,
     path = f"{where} {n}"
     if not isinstance(record, Mapping):
         raise record_error(path, 0, None, f"must be a mapping, got {describe(record)}")
-    extra = [k for k in record if k not in _ITEM_KEYS]
-    if extra:
-        raise record_error(path, 0, str(extra[0]), f"is not allowed (allowed keys: "
-                           f"{', '.join(_ITEM_KEYS)})")
+    unknown = unknown_key_error(record, _ITEM_KEYS, path, 0)
+    if unknown is not None:
+        raise unknown
     return ItemRecord(as_id(record.get("id"), path, 0),
                       as_text(record.get("title"), path, 0, "title"),
                       as_text(record.get("description"), path, 0, "description"),
@@ -55,10 +61,9 @@ def to_interaction_record(record: Mapping[str, Any] | InteractionRecord, n: int,
     path = f"{where} {n}"
     if not isinstance(record, Mapping):
         raise record_error(path, 0, None, f"must be a mapping, got {describe(record)}")
-    extra = [k for k in record if k not in _INTERACTION_KEYS]
-    if extra:
-        raise record_error(path, 0, str(extra[0]), f"is not allowed (allowed keys: "
-                           f"{', '.join(_INTERACTION_KEYS)})")
+    unknown = unknown_key_error(record, _INTERACTION_KEYS, path, 0)
+    if unknown is not None:
+        raise unknown
     weight = record.get("weight", 1.0)
     if isinstance(weight, bool) or not isinstance(weight, int | float) or \
             not math.isfinite(weight) or weight <= 0:

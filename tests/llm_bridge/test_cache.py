@@ -27,7 +27,8 @@ def test_hit_on_second_run(tmp_path: Path, encoder: TextEncoder) -> None:
     store = FeatureStore(tmp_path, encoder)
     x1, s1 = store.encode(CATALOG, show_progress=False)
     assert (s1.n, s1.hits, s1.misses, s1.encoded) == (5, 0, 5, 4)
-    np.testing.assert_array_equal(x1, encoder.encode(CATALOG, show_progress=False))
+    # the store encodes 4 distinct texts, the encoder 5: other padded batches, float noise
+    np.testing.assert_allclose(x1, encoder.encode(CATALOG, show_progress=False), atol=1e-6)
     x2, s2 = FeatureStore(tmp_path, encoder).encode(CATALOG, show_progress=False)
     assert (s2.hits, s2.misses, s2.encoded) == (5, 0, 0)
     np.testing.assert_array_equal(x1, x2)  # float32 storage: exact

@@ -13,7 +13,6 @@ the dataset and pass its snapshot here.
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
 import json
 import logging
 import time
@@ -46,7 +45,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-KGREC_MODELS: tuple[str, ...] = ("kgrec", "kgrec-no-text", "kgrec-no-attributes", "kgrec-no-id")
+KGREC_MODELS: tuple[str, ...] = ("kgrec", "kgrec-tail", "kgrec-no-text", "kgrec-no-attributes",
+                                 "kgrec-no-id")
 TEXT_MODELS: frozenset[str] = frozenset({"ContentKNN", *KGREC_MODELS})
 """Models that need text features (the encoder runs only when one of them is selected)."""
 
@@ -90,13 +90,11 @@ def _versions(encoder_id: str | None) -> dict[str, str]:
     return out
 
 
-def _kgrec_rankers() -> list[Ranker]:
-    """``gnn.kgrec_ranker.kgrec_rankers()`` when that module exists, else ``[]``."""
-    if importlib.util.find_spec("gnn.kgrec_ranker") is None:
-        return []
-    from gnn import kgrec_ranker  # type: ignore[attr-defined]
+def _kgrec_rankers(protocol: str) -> list[Ranker]:
+    """kgrec and its ablations; ``kgrec-tail`` only where a tail exists (W, L)."""
+    from gnn.kgrec_ranker import kgrec_rankers
 
-    return list(kgrec_ranker.kgrec_rankers())
+    return [m for m in kgrec_rankers() if protocol != "c" or m.name != "kgrec-tail"]
 
 
 def default_models(protocol: str, fast: bool = False, include_kgrec: bool = True
@@ -106,10 +104,10 @@ def default_models(protocol: str, fast: bool = False, include_kgrec: bool = True
     Args:
         protocol: ``"w"``, ``"c"`` or ``"l"``.
         fast: skip the slow baselines (ALS, LightGCN).
-        include_kgrec: add ``kgrec_rankers()`` when ``gnn.kgrec_ranker`` exists.
+        include_kgrec: add kgrec and its ablations.
     """
     models = baselines_for(protocol, fast=fast)
-    return models + (_kgrec_rankers() if include_kgrec else [])
+    return models + (_kgrec_rankers(protocol) if include_kgrec else [])
 
 
 def _select(models: list[Ranker], names: Sequence[str] | None) -> list[Ranker]:

@@ -70,6 +70,10 @@ class ModelConfig:
         item_item_lambda, item_item_weight: its ``λ`` and ``β``; ``None`` = chosen on
             the validation split.
         item_item_max_items: skip the term above this many items (``O(I²)`` memory).
+        tail_every: long-tail slot interval of ``recommend(long_tail=True)`` (every
+            ``n``-th position holds the best tail item, see :mod:`gnn.long_tail`);
+            ``None`` = chosen on the validation split, 0 = off.
+        tail_budget: relative validation NDCG@20 loss the chosen interval may cost.
     """
 
     use_text: bool = True
@@ -98,6 +102,8 @@ class ModelConfig:
     item_item_lambda: float | None = None
     item_item_weight: float | None = None
     item_item_max_items: int = 20_000
+    tail_every: int | None = None
+    tail_budget: float = 0.03
 
     def __post_init__(self) -> None:
         if not (self.use_text or self.use_id):
@@ -107,7 +113,9 @@ class ModelConfig:
                   "uniform_negatives": self.uniform_negatives >= 0, "lr": self.lr > 0,
                   "weight_decay": self.weight_decay >= 0, "batch_size": self.batch_size >= 2,
                   "max_epochs": self.max_epochs >= 1, "patience": self.patience >= 1,
-                  "eval_every": self.eval_every >= 1}
+                  "eval_every": self.eval_every >= 1,
+                  "tail_every": self.tail_every is None or self.tail_every == 0
+                  or self.tail_every >= 2, "tail_budget": 0 <= self.tail_budget < 1}
         for name, ok in checks.items():
             if not ok:
                 raise ConfigError(f"ModelConfig.{name}: invalid value {getattr(self, name)!r}")

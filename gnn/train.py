@@ -250,6 +250,24 @@ def _fit_item_item(trained: TrainedModel, train_csr: sp.csr_matrix,
             "hybrid_val_ndcg": float(best[0])}
 
 
+def _fit_tail_slots(trained: TrainedModel, train_csr: sp.csr_matrix,
+                    valid_csr: sp.csr_matrix | None) -> dict[str, float]:
+    """The long-tail slot interval (see :mod:`gnn.long_tail`): from config, else
+    chosen on validation within ``config.tail_budget``, else a middle default."""
+    from gnn.long_tail import EVERY_GRID, choose_every, tail_items
+
+    config = trained.config
+    if config.tail_every is not None:
+        every, facts = config.tail_every, {}
+    elif valid_csr is not None:
+        tail = tail_items(np.diff(train_csr.tocsc().indptr))
+        every, facts = choose_every(trained.score, train_csr, valid_csr, tail,
+                                    config.tail_budget, validation_ndcg, seed=config.seed)
+    else:
+        every, facts = EVERY_GRID[len(EVERY_GRID) // 2], {}
+    return {"tail_every": int(every), **facts}
+
+
 def train_model(
     snapshot: GraphSnapshot,
     features: NodeFeatures,
@@ -384,6 +402,7 @@ def train_model(
     trained = export_trained(model, graph, x, snapshot, features, config.seed,
                              encoder_fingerprint)
     hybrid = _fit_item_item(trained, pairs_csr, valid_csr, valid_candidates)
+    hybrid.update(_fit_tail_slots(trained, pairs_csr, valid_csr))
     seconds = time.perf_counter() - t0
     trained.info = {"best_epoch": best_epoch, "best_val_ndcg": best if best >= 0 else None,
                     "seconds": seconds, "device": str(device), "history": history, **hybrid}
@@ -395,11 +414,12 @@ def train_model(
 
 def refit_config(config: ModelConfig, result: TrainResult) -> ModelConfig:
     """``config`` set to retrain, without validation, what ``result`` chose: its best
-    epoch count and its item–item ``λ``/``β``."""
+    epoch count, its item–item ``λ``/``β`` and its long-tail slot interval."""
     info = result.trained.info
     return replace(config, max_epochs=max(1, result.best_epoch),
                    item_item_lambda=info.get("item_item_lambda", config.item_item_lambda),
-                   item_item_weight=info.get("item_item_weight", config.item_item_weight))
+                   item_item_weight=info.get("item_item_weight", config.item_item_weight),
+                   tail_every=info.get("tail_every", config.tail_every))
 
 
 def plot_history(history: dict[str, list[float]], path: str) -> None:

@@ -296,7 +296,7 @@ class Recommender:
     # ------------------------------------------------------------------ recommend
     def recommend(self, user_id: str, k: int = 20, *, exclude_seen: bool = True,
                   filters: Mapping[str, object] | None = None,
-                  diversity: float = 0.0) -> Recommendations:
+                  diversity: float = 0.0, long_tail: bool = False) -> Recommendations:
         """Top-``k`` items for a user.
 
         Args:
@@ -309,6 +309,10 @@ class Recommender:
             diversity: 0 = pure relevance; up to 1 = MMR re-ranking that trades
                 relevance for attribute-set (Jaccard) dissimilarity to items already
                 picked.
+            long_tail: give every ``n``-th position to the best long-tail item (outside
+                the top 20% by interactions; brand-new items count as tail), with ``n``
+                chosen at training time within a small validation-accuracy budget (see
+                :mod:`gnn.long_tail`). Not combined with ``diversity``.
 
         Returns:
             :class:`Recommendations`; ``.fallback`` is ``"profile"`` or ``"popularity"``
@@ -326,6 +330,8 @@ class Recommender:
         if isinstance(diversity, bool) or not isinstance(diversity, int | float) or \
                 not 0.0 <= float(diversity) <= 1.0:
             raise RequestError(f"diversity must be a number in [0, 1], got {diversity!r}")
+        if long_tail and diversity > 0:
+            raise RequestError("long_tail and diversity re-rank the same list; use one")
         spec = parse_filters(filters, self.items.kinds())
         self._check_user(user_id)
         scores, fallback = self._user_scores(user_id)
@@ -335,8 +341,16 @@ class Recommender:
         if self._hidden_rows.size:
             scores[self._hidden_rows] = -np.inf
         allowed = self._mask(spec)
+        every = int(self.trained.info.get("tail_every") or 0)
         if diversity > 0:
             rows, vals = self._mmr(scores, k, allowed, float(diversity))
+        elif long_tail and every:
+            from gnn.long_tail import interleave, tail_items
+
+            if allowed is not None:
+                scores[~allowed] = -np.inf
+            rows = interleave(scores, tail_items(self.items.popularity), every, k)
+            vals = scores[rows]
         else:
             rows, vals = top_k(scores, k, allowed)
         return Recommendations(tuple(Recommendation(self.items.ids[r], float(s))

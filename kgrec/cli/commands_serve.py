@@ -76,13 +76,15 @@ def recommend(
                          "exclude_items=ID drops an item; repeatable.")] = None,
     diversity: Annotated[float, typer.Option(help="0..1 MMR re-ranking strength.")] = 0.0,
     include_seen: Annotated[bool, typer.Option(help="Keep items the user knows.")] = False,
+    long_tail: Annotated[bool, typer.Option(
+        help="Every n-th slot to the best long-tail item (n chosen at training).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Top-k recommendations for a user."""
     filters = parse_filter_options(filter_ or [])
     with _recommender() as rec:
         recs = rec.recommend(user, k, exclude_seen=not include_seen, filters=filters or None,
-                             diversity=diversity)
+                             diversity=diversity, long_tail=long_tail)
         _print_recs(rec, recs, f"Recommendations for {user}", as_json)
 
 

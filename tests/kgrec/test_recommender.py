@@ -86,6 +86,21 @@ def test_diversity_reranks_within_filters(rec) -> None:  # type: ignore[no-untyp
         rec.recommend("ua2", diversity=1.5)
 
 
+def test_long_tail_slots(rec, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from gnn.long_tail import tail_items
+
+    assert "tail_every" in rec.trained.info  # chosen (or switched off) at training
+    monkeypatch.setitem(rec.trained.info, "tail_every", 3)
+    tail = {rec.items.ids[r] for r in np.flatnonzero(tail_items(rec.items.popularity))}
+    plain = rec.recommend("ub1", k=9).item_ids
+    slots = rec.recommend("ub1", k=9, long_tail=True).item_ids
+    assert len(slots) == 9 and slots[2] in tail and slots[5] in tail and slots[8] in tail
+    others = [i for n, i in enumerate(slots) if n % 3 != 2]
+    assert others == [i for i in plain if i not in slots[2::3]][:6]  # the model's order
+    with pytest.raises(RequestError, match="long_tail"):
+        rec.recommend("ub1", long_tail=True, diversity=0.5)
+
+
 def test_cold_user_fallbacks(rec) -> None:  # type: ignore[no-untyped-def]
     prof = rec.recommend("cold-a", k=5)
     assert prof.fallback == "profile"

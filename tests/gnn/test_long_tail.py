@@ -1,0 +1,53 @@
+"""Long-tail slots (:mod:`gnn.long_tail`) against hand-built rankings."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from gnn.long_tail import EVERY_GRID, choose_every, interleave, rank_scores, tail_items
+from gnn.train import validation_ndcg
+
+
+def test_tail_items_top_share_by_popularity_ties_by_row() -> None:
+    pop = np.array([5, 1, 5, 0, 9, 1, 2, 3, 0, 1])
+    tail = tail_items(pop)  # head = 2 items: 4 (9), then 0 (5, lower row than 2)
+    assert np.flatnonzero(~tail).tolist() == [0, 4]
+
+
+def test_interleave_every_third_slot_is_best_tail_item() -> None:
+    scores = np.array([9.0, 8.0, 7.0, 6.0, 5.0, 1.0, 0.5, -np.inf])
+    tail = np.array([False, False, False, False, False, True, True, True])
+    # positions 3 and 6 hold the tail items 5, 6 in score order; 7 is excluded (-inf)
+    assert interleave(scores, tail, 3, 7).tolist() == [0, 1, 5, 2, 3, 6, 4]
+    # no tail left -> the plain order fills the slot; k beyond the allowed items is cut
+    only_5 = np.arange(8) == 5
+    assert interleave(scores, only_5, 2, 20).tolist() == [0, 5, 1, 2, 3, 4, 6]
+
+
+def test_rank_scores_orders_like_interleave_after_masking_seen() -> None:
+    scores = np.array([[9.0, 8.0, 7.0, 6.0, 1.0, 0.5]], dtype=np.float32)
+    tail = np.array([False, False, False, False, True, True])
+    seen = sp.csr_matrix(np.array([[0, 0, 0, 0, 1, 0]], dtype=np.float32))
+    out = rank_scores(scores, seen, np.array([0]), tail, every=2, k=4)
+    # item 4 is seen, so the first tail slot holds item 5
+    assert np.argsort(-out[0], kind="stable")[:4].tolist() == [0, 5, 1, 2]
+
+
+def test_choose_every_respects_the_budget() -> None:
+    rng = np.random.default_rng(0)
+    n_u, n_i = 60, 40
+    true = rng.random((n_u, n_i)).astype(np.float32)
+    seen = sp.csr_matrix((rng.random((n_u, n_i)) < 0.1).astype(np.float32))
+    valid = sp.csr_matrix(((true > 0.85) & (seen.toarray() == 0)).astype(np.float32))
+    tail = np.arange(n_i) >= 8
+    score = lambda u: true[u]  # noqa: E731
+    base = validation_ndcg(score, seen, valid)
+    vals = {e: validation_ndcg(lambda u, e=e: rank_scores(true[u], seen, u, tail, e, 20),
+                               seen, valid) for e in EVERY_GRID}
+    for budget in (0.0, 0.02, 0.1, 0.5):
+        every, facts = choose_every(score, seen, valid, tail, budget, validation_ndcg)
+        fits = [e for e in EVERY_GRID if vals[e] >= (1 - budget) * base]
+        assert every == (fits[0] if fits else 0)  # the densest interval within budget
+        assert facts["tail_base_val_ndcg"] == base
+    assert vals[2] < base  # slots cost a perfect ranker accuracy: the budget matters

@@ -1,4 +1,4 @@
-"""Candidate explanation paths between a user and an item, read from Neo4j.
+"""Explanation paths in Neo4j: confirm that paths exist, run one for analysts.
 
 Three path shapes (see :mod:`kg.queries_explain`)::
 
@@ -6,14 +6,15 @@ Three path shapes (see :mod:`kg.queries_explain`)::
     collaborative:  (u)-[:INTERACTED]->(j)<-[:INTERACTED]-(v)-[:INTERACTED]->(i)
     profile:        (u)-[:HAS_ATTRIBUTE]->(a)<-[:HAS_ATTRIBUTE]-(i)
 
-``kg`` only finds the candidates (plain dataclasses); ranking them by the model's
-embeddings happens in the facade (:mod:`kgrec.explain`).
+The facade (:mod:`kgrec.explain`) searches and ranks paths with the model's
+embeddings; ``kg`` confirms the winners with their ``PATH_*`` query, each anchored on
+its nodes' unique ids, so a check costs a few index lookups.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any
 
 import neo4j
 from neo4j.exceptions import DriverError, Neo4jError
@@ -21,57 +22,35 @@ from neo4j.exceptions import DriverError, Neo4jError
 from kg import queries_explain as qe
 from kgrec.errors import GraphError
 
-__all__ = ["PathCandidate", "PathShape", "fetch_path_candidates", "run_path"]
+__all__ = ["existing_paths", "run_path"]
 
-PathShape = Literal["attribute", "collaborative", "profile"]
-
-
-@dataclass(frozen=True)
-class PathCandidate:
-    """One user→item path found in the graph.
-
-    Attributes:
-        shape: ``attribute``, ``collaborative`` or ``profile``.
-        via_item, via_title: the user's item ``j`` (attribute/collaborative paths).
-        via_user: the other user ``v`` (collaborative paths).
-        attribute, kind, value: the shared attribute ``a`` (attribute/profile paths).
-    """
-
-    shape: PathShape
-    via_item: str | None = None
-    via_title: str = ""
-    via_user: str | None = None
-    attribute: str | None = None
-    kind: str = ""
-    value: str = ""
+_PATH_QUERIES = (qe.PATH_ATTRIBUTE, qe.PATH_COLLABORATIVE, qe.PATH_PROFILE)
 
 
-def fetch_path_candidates(driver: neo4j.Driver, user_id: str, item_id: str, *,
-                          limit: int = 2_000, database: str = "neo4j") -> list[PathCandidate]:
-    """All (up to ``limit`` per shape) paths of the three shapes from user to item.
+def _known(cypher: str) -> str:
+    """The library constant equal to ``cypher`` (only those are ever run)."""
+    for q in _PATH_QUERIES:
+        if q == cypher:
+            return q
+    raise GraphError("only the kg.queries_explain PATH_* queries can be run")
+
+
+def existing_paths(driver: neo4j.Driver, paths: Sequence[tuple[str, dict[str, Any]]],
+                   database: str = "neo4j") -> list[bool]:
+    """For each ``(PATH_* query, parameters)``, whether Neo4j holds that path.
+
+    One read session for the batch; every node of a path is anchored by its id.
 
     Raises:
-        GraphError: Neo4j failed.
+        GraphError: a query that is not a ``PATH_*`` constant, or Neo4j failed.
     """
-    params = {"user": user_id, "item": item_id, "limit": int(limit)}
-    out: list[PathCandidate] = []
+    queries = [(_known(c), p) for c, p in paths]
     try:
         with driver.session(database=database,
                             default_access_mode=neo4j.READ_ACCESS) as session:
-            for r in session.run(qe.ATTRIBUTE_PATH_CANDIDATES, params):
-                out.append(PathCandidate("attribute", via_item=r["via"], via_title=r["via_title"],
-                                         attribute=r["attribute"], kind=r["kind"] or "",
-                                         value=r["value"] or ""))
-            for r in session.run(qe.COLLABORATIVE_PATH_CANDIDATES, params):
-                out.append(PathCandidate("collaborative", via_item=r["via"],
-                                         via_title=r["via_title"], via_user=r["via_user"]))
-            for r in session.run(qe.PROFILE_PATH_CANDIDATES, params):
-                out.append(PathCandidate("profile", attribute=r["attribute"],
-                                         kind=r["kind"] or "", value=r["value"] or ""))
+            return [session.run(q, p).peek() is not None for q, p in queries]
     except (Neo4jError, DriverError) as e:
-        raise GraphError(f"reading explanation paths of user {user_id!r} and item "
-                         f"{item_id!r} failed: {e}") from e
-    return out
+        raise GraphError(f"confirming explanation paths failed: {e}") from e
 
 
 def run_path(driver: neo4j.Driver, cypher: str, parameters: dict[str, object],
@@ -83,10 +62,7 @@ def run_path(driver: neo4j.Driver, cypher: str, parameters: dict[str, object],
     Raises:
         GraphError: ``cypher`` is not one of them, or Neo4j failed.
     """
-    allowed = {qe.PATH_ATTRIBUTE, qe.PATH_COLLABORATIVE, qe.PATH_PROFILE}
-    if cypher not in allowed:
-        raise GraphError("run_path runs only the kg.queries_explain PATH_* queries")
-    query = next(q for q in allowed if q == cypher)
+    query = _known(cypher)
     try:
         records = driver.execute_query(query, parameters, database_=database,
                                        routing_=neo4j.RoutingControl.READ).records

@@ -12,38 +12,15 @@ from typing import Final, LiteralString
 from kg.schema import ATTRIBUTE, HAS_ATTRIBUTE, INTERACTED, ITEM, USER, USER_EMBEDDING_INDEX
 
 __all__ = [
-    "ATTRIBUTE_PATH_CANDIDATES",
-    "COLLABORATIVE_PATH_CANDIDATES",
     "CREATE_USER_VECTOR_INDEX",
     "DROP_USER_VECTOR_INDEX",
     "ITEM_STATE",
     "PATH_ATTRIBUTE",
     "PATH_COLLABORATIVE",
     "PATH_PROFILE",
-    "PROFILE_PATH_CANDIDATES",
     "READ_ITEM_EMBEDDINGS",
     "SET_CONTENT_HASHES",
 ]
-
-#: params: ``user``, ``item``, ``limit``; rows: via, via_title, attribute, kind, value
-ATTRIBUTE_PATH_CANDIDATES: Final[LiteralString] = (
-    f"MATCH (u:{USER} {{id: $user}})-[:{INTERACTED}]->(j:{ITEM})-[:{HAS_ATTRIBUTE}]->"
-    f"(a:{ATTRIBUTE})<-[:{HAS_ATTRIBUTE}]-(i:{ITEM} {{id: $item}}) WHERE j <> i "
-    "RETURN j.id AS via, coalesce(j.title, '') AS via_title, a.id AS attribute, "
-    "a.kind AS kind, a.value AS value LIMIT $limit"
-)
-#: params: ``user``, ``item``, ``limit``; rows: via, via_title, via_user
-COLLABORATIVE_PATH_CANDIDATES: Final[LiteralString] = (
-    f"MATCH (u:{USER} {{id: $user}})-[:{INTERACTED}]->(j:{ITEM})<-[:{INTERACTED}]-"
-    f"(v:{USER})-[:{INTERACTED}]->(i:{ITEM} {{id: $item}}) WHERE v <> u AND j <> i "
-    "RETURN j.id AS via, coalesce(j.title, '') AS via_title, v.id AS via_user LIMIT $limit"
-)
-#: params: ``user``, ``item``, ``limit``; rows: attribute, kind, value
-PROFILE_PATH_CANDIDATES: Final[LiteralString] = (
-    f"MATCH (u:{USER} {{id: $user}})-[:{HAS_ATTRIBUTE}]->(a:{ATTRIBUTE})"
-    f"<-[:{HAS_ATTRIBUTE}]-(i:{ITEM} {{id: $item}}) "
-    "RETURN a.id AS attribute, a.kind AS kind, a.value AS value LIMIT $limit"
-)
 
 #: params: ``user``, ``via``, ``attribute``, ``item``
 PATH_ATTRIBUTE: Final[LiteralString] = (

@@ -10,23 +10,30 @@ model embeddings of consecutive nodes on it (negative cosines count as 0)::
 so a path is strong when every hop is one the model itself considers close, and
 paths of different lengths stay comparable. Attribute embeddings are the trained
 layer means of the attribute nodes; a node the model does not know (a brand-new
-attribute value) contributes 0. Every path carries a Cypher query and parameters
-that return exactly that path in Neo4j Browser.
+attribute value) contributes 0.
+
+**Search.** Every path of the three shapes is scored, vectorised, over the serving
+process's mirror of the graph (:class:`PathSource`: the users' items, the items'
+users and attributes), so the cost is ``O(|items of u| · |users of i|)`` array work,
+not a Cypher expansion of up to millions of paths on a dense graph. The best path
+per intermediate node is kept, and the winners are **confirmed in Neo4j** with the
+exact parameterised query each path carries (:func:`kg.explain.existing_paths`):
+an explanation never shows a path the database does not hold, and an analyst can
+paste that query into Neo4j Browser to see it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from itertools import pairwise
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from kg import queries_explain as qe
-from kg.explain import PathCandidate
 
-__all__ = ["Explanation", "ExplanationPath", "rank_paths"]
+__all__ = ["Explanation", "ExplanationPath", "PathSource", "ScoredPath", "best_paths",
+           "search_paths", "to_path"]
 
 Embedding = Callable[[str, str], np.ndarray | None]
 
@@ -81,89 +88,211 @@ class Explanation:
                 "paths": [p.to_dict() for p in self.paths]}
 
 
-def _cos(a: np.ndarray | None, b: np.ndarray | None) -> float:
-    if a is None or b is None:
-        return 0.0
-    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
-    if na == 0.0 or nb == 0.0:
-        return 0.0
-    return max(0.0, float(a @ b) / (na * nb))
+def _unit(x: np.ndarray) -> np.ndarray:
+    """Rows (or a vector) scaled to unit length; zero rows stay zero."""
+    x = np.asarray(x, dtype=np.float32)
+    norm = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.maximum(norm, 1e-12)
 
 
-def _strength(vectors: Sequence[np.ndarray | None]) -> float:
-    cosines = [_cos(a, b) for a, b in pairwise(vectors)]
-    return float(np.prod(cosines) ** (1.0 / len(cosines)))
+def _strength(*cosines: np.ndarray | float) -> np.ndarray:
+    """Geometric mean of cosines clipped at 0 (broadcasting)."""
+    prod = np.ones(1, dtype=np.float32)
+    for c in cosines:
+        prod = prod * np.maximum(np.asarray(c, dtype=np.float32), 0.0)
+    return prod ** (1.0 / len(cosines))
 
 
-def _name(title: str, key: str) -> str:
-    return title or key
-
-
-def _label(kind: str, value: str) -> str:
+def _label(attribute: str) -> str:
+    kind, _, value = attribute.partition(":")
     return f"{kind.replace('_', ' ')}: {value}"
 
 
-def _build(c: PathCandidate, user_id: str, item_id: str, item_title: str,
-           emb: Embedding, verb: str) -> ExplanationPath:
-    u, i = emb("User", user_id), emb("Item", item_id)
-    target = _name(item_title, item_id)
-    if c.shape == "attribute":
-        assert c.via_item is not None and c.attribute is not None
-        score = _strength([u, emb("Item", c.via_item), emb("Attribute", c.attribute), i])
-        return ExplanationPath(
-            "attribute",
-            [("User", user_id), ("Item", c.via_item), ("Attribute", c.attribute),
-             ("Item", item_id)],
-            ["INTERACTED", "HAS_ATTRIBUTE", "HAS_ATTRIBUTE"], score,
-            f"You {verb} {_name(c.via_title, c.via_item)}, which shares "
-            f"{_label(c.kind, c.value)} with {target}.",
-            qe.PATH_ATTRIBUTE,
-            {"user": user_id, "via": c.via_item, "attribute": c.attribute, "item": item_id})
-    if c.shape == "collaborative":
-        assert c.via_item is not None and c.via_user is not None
-        score = _strength([u, emb("Item", c.via_item), emb("User", c.via_user), i])
-        return ExplanationPath(
-            "collaborative",
-            [("User", user_id), ("Item", c.via_item), ("User", c.via_user), ("Item", item_id)],
-            ["INTERACTED", "INTERACTED", "INTERACTED"], score,
-            f"You {verb} {_name(c.via_title, c.via_item)}; user {c.via_user}, who also "
-            f"{verb} it, {verb} {target}.",
-            qe.PATH_COLLABORATIVE,
-            {"user": user_id, "via": c.via_item, "via_user": c.via_user, "item": item_id})
-    assert c.attribute is not None
-    score = _strength([u, emb("Attribute", c.attribute), i])
-    return ExplanationPath(
-        "profile", [("User", user_id), ("Attribute", c.attribute), ("Item", item_id)],
-        ["HAS_ATTRIBUTE", "HAS_ATTRIBUTE"], score,
-        f"Your profile has {_label(c.kind, c.value)}, and so does {target}.",
-        qe.PATH_PROFILE, {"user": user_id, "attribute": c.attribute, "item": item_id})
+@dataclass(frozen=True)
+class PathSource:
+    """The serving process's mirror of the graph and the model's embeddings.
+
+    The containers are the facade's live ones (updated by ``add_items`` and
+    ``add_interactions``), so a search always sees the current graph.
+
+    Attributes:
+        item_ids: row -> item id.
+        item_attributes: row -> its attribute ids (``kind:value``).
+        item_emb: ``() -> float32 [rows, dim]`` current item embeddings.
+        seen: user id -> rows of the items the user interacted with.
+        users_of: item row -> ids of the users who interacted with it.
+        user_attributes: user id -> profile attribute ids.
+        titles: item id -> title.
+        embedding: ``(label, id) -> vector or None`` for users and attributes.
+        embeddings: ``(label, ids) -> float32 [len(ids), dim]`` in one call (zero rows
+            for unknown nodes).
+    """
+
+    item_ids: Sequence[str]
+    item_attributes: Sequence[tuple[str, ...]]
+    item_emb: Callable[[], np.ndarray]
+    seen: Mapping[str, set[int]]
+    users_of: Mapping[int, set[str]]
+    user_attributes: Mapping[str, Sequence[str]]
+    titles: Mapping[str, str]
+    embedding: Embedding
+    embeddings: Callable[[str, Sequence[str]], np.ndarray]
 
 
-def rank_paths(candidates: Sequence[PathCandidate], user_id: str, item_id: str,
-               item_title: str, embedding: Embedding, max_paths: int = 3,
-               verb: str = "liked") -> list[ExplanationPath]:
-    """Score candidates, keep the best path per intermediate node, return the top ones.
+@dataclass(frozen=True, order=True)
+class ScoredPath:
+    """A scored path before it is turned into an :class:`ExplanationPath` (sorts best
+    first: by negated score, then kind and ids)."""
+
+    neg_score: float
+    kind: str
+    via: str  # intermediate item (attribute, collaborative) or attribute (profile)
+    other: str = ""  # attribute (attribute) or user (collaborative)
+
+
+def _vector(src: PathSource, label: str, key: str) -> np.ndarray | None:
+    v = src.embedding(label, key)
+    return None if v is None else _unit(v)
+
+
+def _scored(kind: str, vias: Sequence[str], others: Sequence[str], score: np.ndarray
+            ) -> list[ScoredPath]:
+    return [ScoredPath(-float(sc), kind, via, other)
+            for via, other, sc in zip(vias, others, score.tolist(), strict=True)]
+
+
+def _attribute_paths(src: PathSource, u: np.ndarray, i_vec: np.ndarray, rows: np.ndarray,
+                     cos_uj: np.ndarray, emb_j: np.ndarray, item_attrs: Sequence[str]
+                     ) -> list[ScoredPath]:
+    """Best ``u → j → a ← i`` per ``j``."""
+    best = np.full(len(rows), -1.0, dtype=np.float32)
+    best_attr = [""] * len(rows)
+    for a in item_attrs:
+        has = np.fromiter((a in src.item_attributes[r] for r in rows.tolist()), bool,
+                          len(rows))
+        if not has.any():
+            continue
+        a_vec = _vector(src, "Attribute", a)
+        if a_vec is None:
+            score = np.zeros(int(has.sum()), dtype=np.float32)
+        else:
+            score = _strength(cos_uj[has], emb_j[has] @ a_vec, float(a_vec @ i_vec))
+        idx = np.flatnonzero(has)
+        for pos, sc in zip(idx.tolist(), score.tolist(), strict=True):
+            if sc > best[pos] or (sc == best[pos] and a < best_attr[pos]):
+                best[pos], best_attr[pos] = sc, a
+    keep = np.flatnonzero(best >= 0)
+    return _scored("attribute", [src.item_ids[r] for r in rows[keep].tolist()],
+                   [best_attr[k] for k in keep.tolist()], best[keep])
+
+
+def _collaborative_paths(src: PathSource, user_id: str, i_row: int, i_vec: np.ndarray,
+                         rows: np.ndarray, cos_uj: np.ndarray, emb_j: np.ndarray
+                         ) -> list[ScoredPath]:
+    """Best ``u → j ← v → i`` per ``j`` (``v`` ranges over the target's other users)."""
+    others = src.users_of.get(i_row, set()) - {user_id}
+    if not others:
+        return []
+    pairs_j, pairs_v = [], []
+    for pos, r in enumerate(rows.tolist()):
+        shared = src.users_of.get(r, set()) & others  # C-level set intersection
+        pairs_j += [pos] * len(shared)
+        pairs_v += shared
+    if not pairs_v:
+        return []
+    vs = sorted(set(pairs_v))
+    v_pos = {v: n for n, v in enumerate(vs)}
+    emb_v = _unit(src.embeddings("User", vs))
+    jj = np.asarray(pairs_j, dtype=np.int64)
+    vv = np.fromiter((v_pos[v] for v in pairs_v), np.int64, len(pairs_v))
+    score = _strength(cos_uj[jj], np.einsum("nd,nd->n", emb_v[vv], emb_j[jj]),
+                      (emb_v @ i_vec)[vv])
+    # best v per j; ties: the smallest v id
+    order = np.lexsort((vv, -score, jj))
+    first = order[np.r_[True, jj[order][1:] != jj[order][:-1]]]
+    return _scored("collaborative", [src.item_ids[r] for r in rows[jj[first]].tolist()],
+                   [vs[v] for v in vv[first].tolist()], score[first])
+
+
+def search_paths(src: PathSource, user_id: str, item_id: str, i_row: int
+                 ) -> list[ScoredPath]:
+    """Every intermediate node's best path from ``user_id`` to ``item_id``, best first.
 
     Args:
-        candidates: paths found by :func:`kg.explain.fetch_path_candidates`.
-        user_id, item_id, item_title: the pair (the title is used in reasons).
-        embedding: ``(label, id) -> vector or None`` (the model's embeddings).
-        max_paths: how many paths to return.
-        verb: the interaction verb of the reasons ("liked", "watched", "bought").
+        src: the graph mirror and embeddings.
+        user_id: the user; item_id, i_row: the item and its row.
 
     Returns:
-        Up to ``max_paths`` paths, scores non-increasing; ties broken by the reason text.
+        Scored candidates, sorted by score (desc), then kind and ids (deterministic).
     """
-    paths = [_build(c, user_id, item_id, item_title, embedding, verb) for c in candidates]
-    paths.sort(key=lambda p: (-p.score, p.kind, p.reason))
-    best: list[ExplanationPath] = []
-    used: set[tuple[str, str]] = set()
-    for p in paths:
-        via = p.nodes[1]  # one path per intermediate item/attribute keeps them varied
-        if via in used:
-            continue
-        used.add(via)
-        best.append(p)
-        if len(best) >= max_paths:
+    u = _vector(src, "User", user_id)
+    i_vec = _unit(src.item_emb()[i_row])
+    u = np.zeros_like(i_vec) if u is None else u
+    rows = np.asarray(sorted(src.seen.get(user_id, set()) - {i_row}), dtype=np.int64)
+    out: list[ScoredPath] = []
+    if len(rows):
+        emb_j = _unit(src.item_emb()[rows])
+        cos_uj = emb_j @ u
+        out += _attribute_paths(src, u, i_vec, rows, cos_uj, emb_j, src.item_attributes[i_row])
+        out += _collaborative_paths(src, user_id, i_row, i_vec, rows, cos_uj, emb_j)
+    item_attrs = set(src.item_attributes[i_row])
+    for a in sorted(item_attrs.intersection(src.user_attributes.get(user_id, ()))):
+        a_vec = _vector(src, "Attribute", a)
+        score = 0.0 if a_vec is None else float(_strength(a_vec @ u, a_vec @ i_vec)[0])
+        out.append(ScoredPath(-score, "profile", a))
+    out.sort()
+    return out
+
+
+def to_path(c: ScoredPath, user_id: str, item_id: str, titles: Mapping[str, str],
+            verb: str = "liked") -> ExplanationPath:
+    """The :class:`ExplanationPath` (nodes, reason, Cypher) of a scored candidate."""
+    target = titles.get(item_id) or item_id
+    via_name = titles.get(c.via) or c.via
+    score = -c.neg_score
+    if c.kind == "attribute":
+        return ExplanationPath(
+            "attribute",
+            [("User", user_id), ("Item", c.via), ("Attribute", c.other), ("Item", item_id)],
+            ["INTERACTED", "HAS_ATTRIBUTE", "HAS_ATTRIBUTE"], score,
+            f"You {verb} {via_name}, which shares {_label(c.other)} with {target}.",
+            qe.PATH_ATTRIBUTE,
+            {"user": user_id, "via": c.via, "attribute": c.other, "item": item_id})
+    if c.kind == "collaborative":
+        return ExplanationPath(
+            "collaborative",
+            [("User", user_id), ("Item", c.via), ("User", c.other), ("Item", item_id)],
+            ["INTERACTED", "INTERACTED", "INTERACTED"], score,
+            f"You {verb} {via_name}; user {c.other}, who also {verb} it, {verb} {target}.",
+            qe.PATH_COLLABORATIVE,
+            {"user": user_id, "via": c.via, "via_user": c.other, "item": item_id})
+    return ExplanationPath(
+        "profile", [("User", user_id), ("Attribute", c.via), ("Item", item_id)],
+        ["HAS_ATTRIBUTE", "HAS_ATTRIBUTE"], score,
+        f"Your profile has {_label(c.via)}, and so does {target}.",
+        qe.PATH_PROFILE, {"user": user_id, "attribute": c.via, "item": item_id})
+
+
+def best_paths(candidates: Sequence[ScoredPath], user_id: str, item_id: str,
+               titles: Mapping[str, str], confirm: Callable[[list[ExplanationPath]], list[bool]],
+               max_paths: int = 3, verb: str = "liked") -> list[ExplanationPath]:
+    """The top ``max_paths`` candidates, one per intermediate node, that ``confirm``
+    finds in the graph (checked in batches of ``max_paths``, best first)."""
+    chosen: list[ExplanationPath] = []
+    used: set[tuple[bool, str]] = set()
+    pending: list[ExplanationPath] = []
+    for c in [*candidates, None]:
+        if c is not None:
+            key = (c.kind == "profile", c.via)  # an attribute or an item
+            if key in used:
+                continue
+            used.add(key)
+            pending.append(to_path(c, user_id, item_id, titles, verb))
+            if len(pending) < max_paths - len(chosen):
+                continue
+        if pending:
+            chosen += [p for p, ok in zip(pending, confirm(pending), strict=True) if ok]
+            pending = []
+        if len(chosen) >= max_paths:
             break
-    return best
+    return chosen[:max_paths]

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Self
 import numpy as np
 
 from kgrec.errors import NotFoundError, RecordError, RequestError
-from kgrec.explain import Explanation, rank_paths
+from kgrec.explain import Explanation, PathSource, best_paths, search_paths
 from kgrec.filters import FilterSpec, parse_filters
 from kgrec.index import ItemIndex, top_k
 from kgrec.records import content_hash, to_interaction_record, to_item_record
@@ -151,11 +151,13 @@ class Recommender:
         for u, a in snap.user_attribute_index.T.tolist():
             self._user_attrs.setdefault(snap.user_ids[u], []).append(snap.attribute_ids[a])
         self._seen: dict[str, set[int]] = {}
+        self._users_of: dict[int, set[str]] = {}  # item row -> users (explanations)
         rows_of = self.items.index
         for u, i in snap.interaction_index.T.tolist():
             row = rows_of.get(snap.item_ids[i])
             if row is not None:
                 self._seen.setdefault(snap.user_ids[u], set()).add(row)
+                self._users_of.setdefault(row, set()).add(snap.user_ids[u])
         counts = np.bincount(snap.interaction_index[1], minlength=snap.num_items) \
             if snap.num_interactions else np.zeros(snap.num_items)
         for item_id, c in zip(snap.item_ids, counts.tolist(), strict=True):
@@ -171,6 +173,11 @@ class Recommender:
         if tm.config.cosine:
             attr = attr / np.maximum(np.linalg.norm(attr, axis=1, keepdims=True), 1e-12)
         self._attr_emb = attr.astype(np.float32)
+        self._paths = PathSource(
+            item_ids=self.items.ids, item_attributes=self.items.attributes,
+            item_emb=lambda: self.items.emb, seen=self._seen, users_of=self._users_of,
+            user_attributes=self._user_attrs, titles=self.titles, embedding=self._embedding,
+            embeddings=self._embeddings)
         self._user_rows_changed: set[str] = set()
         graph_items = set(snap.item_ids)
         missing = [i for i in tm.item_ids if i not in graph_items]
@@ -460,14 +467,32 @@ class Recommender:
         return self._profile_vector(key) if not self._seen.get(key) else \
             self._fold_in([key])[key]
 
+    def _embeddings(self, label: str, keys: Sequence[str]) -> np.ndarray:
+        """``float32 [len(keys), dim]``; trained users in one gather, zero rows for unknown."""
+        out = np.zeros((len(keys), self.trained.dim), np.float32)
+        index = self._model_user_index if label == "User" else {}
+        rows = [(n, index[k]) for n, k in enumerate(keys)
+                if k in index and k not in self._user_override]
+        if rows:
+            at, src = np.asarray(rows, np.int64).T
+            out[at] = self.trained.user_emb[src]
+        done = {n for n, _ in rows}
+        for n, k in enumerate(keys):
+            if n not in done:
+                vec = self._embedding(label, k)
+                if vec is not None:
+                    out[n] = vec
+        return out
+
     def explain(self, user_id: str, item_id: str, max_paths: int = 3) -> Explanation:
         """The strongest graph paths from a user to an item.
 
-        Paths of three shapes are read from Neo4j with parameterised Cypher (a user's
-        item sharing an attribute with the target; a user's item shared with another
-        user who has the target; a profile attribute the target carries), ranked by
-        the geometric mean of the model's embedding cosines along each path (see
-        :mod:`kgrec.explain`), one path per intermediate node.
+        Paths of three shapes (a user's item sharing an attribute with the target; a
+        user's item shared with another user who has the target; a profile attribute
+        the target carries) are ranked by the geometric mean of the model's embedding
+        cosines along each path, one path per intermediate node, and the winners are
+        confirmed in Neo4j with the parameterised Cypher they carry (see
+        :mod:`kgrec.explain`).
 
         Args:
             user_id: a known user.
@@ -486,7 +511,7 @@ class Recommender:
             >>> e = rec.explain("u7", "i12")                    # doctest: +SKIP
             >>> e.paths[0].reason, e.paths[0].parameters        # doctest: +SKIP
         """
-        from kg.explain import fetch_path_candidates
+        from kg.explain import existing_paths
 
         if isinstance(max_paths, bool) or not isinstance(max_paths, int) or \
                 not 1 <= max_paths <= 100:
@@ -494,10 +519,12 @@ class Recommender:
         self._check_user(user_id)
         if not isinstance(item_id, str) or item_id not in self.items.index:
             raise NotFoundError(f"unknown item {item_id!r}")
-        candidates = fetch_path_candidates(self.driver, user_id, item_id,
-                                           database=self.database)
-        paths = rank_paths(candidates, user_id, item_id, self.titles.get(item_id, ""),
-                           self._embedding, max_paths, self.interaction_verb)
+        candidates = search_paths(self._paths, user_id, item_id, self.items.index[item_id])
+        paths = best_paths(
+            candidates, user_id, item_id, self.titles,
+            lambda ps: existing_paths(self.driver, [(p.cypher, p.parameters) for p in ps],
+                                      self.database),
+            max_paths, self.interaction_verb)
         return Explanation(user_id, item_id, self.score(user_id, item_id), paths)
 
     # ------------------------------------------------------------------ catalog growth
@@ -645,6 +672,7 @@ class Recommender:
             seen = self._seen.setdefault(r.user_id, set())
             if row not in seen:
                 seen.add(row)
+                self._users_of.setdefault(row, set()).add(r.user_id)
                 self.items.add_popularity([row])
         self._graph_users.update(users)
         emb = self._fold_in(users)

@@ -133,6 +133,39 @@ def test_explain_paths_exist_and_are_ranked(rec, neo4j_driver) -> None:  # type:
     assert prof and run_path(neo4j_driver, prof[0].cypher, prof[0].parameters) == 1
 
 
+# every path of the three shapes, enumerated by Neo4j (ground truth for the search)
+ALL_PATHS = (
+    "MATCH (u:User {id: $user})-[:INTERACTED]->(j:Item)-[:HAS_ATTRIBUTE]->(a:Attribute)"
+    "<-[:HAS_ATTRIBUTE]-(i:Item {id: $item}) WHERE j <> i "
+    "RETURN 'attribute' AS kind, j.id AS via, a.id AS other, [['User', u.id], "
+    "['Item', j.id], ['Attribute', a.id], ['Item', i.id]] AS nodes "
+    "UNION ALL MATCH (u:User {id: $user})-[:INTERACTED]->(j:Item)<-[:INTERACTED]-(v:User)"
+    "-[:INTERACTED]->(i:Item {id: $item}) WHERE v <> u AND j <> i "
+    "RETURN 'collaborative' AS kind, j.id AS via, v.id AS other, [['User', u.id], "
+    "['Item', j.id], ['User', v.id], ['Item', i.id]] AS nodes "
+    "UNION ALL MATCH (u:User {id: $user})-[:HAS_ATTRIBUTE]->(a:Attribute)"
+    "<-[:HAS_ATTRIBUTE]-(i:Item {id: $item}) "
+    "RETURN 'profile' AS kind, a.id AS via, '' AS other, [['User', u.id], "
+    "['Attribute', a.id], ['Item', i.id]] AS nodes")
+
+
+@pytest.mark.parametrize("user", ["ua0", "ub2"])
+def test_explain_finds_the_strongest_paths_neo4j_holds(rec, neo4j_driver, user) -> None:  # type: ignore[no-untyped-def]
+    item = rec.recommend(user, k=3).item_ids[2]
+    best: dict[tuple[str, str], float] = {}
+    for r in neo4j_driver.execute_query(ALL_PATHS, {"user": user, "item": item}).records:
+        vecs = [rec._embedding(label, key) for label, key in r["nodes"]]
+        cos = [max(0.0, float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)))
+               for a, b in zip(vecs, vecs[1:])]
+        key = (r["nodes"][1][0], r["via"])
+        best[key] = max(best.get(key, 0.0), float(np.prod(cos)) ** (1 / len(cos)))
+    assert len(best) > 3
+    expected = sorted(best.values(), reverse=True)[:3]
+    paths = rec.explain(user, item, max_paths=3).paths
+    assert [p.score for p in paths] == pytest.approx(expected, abs=1e-5)
+    assert {p.nodes[1] for p in paths} <= set(best)
+
+
 def test_add_items_recommendable_at_once(rec, neo4j_driver) -> None:  # type: ignore[no-untyped-def]
     new = {"id": "new-space", "title": "Nebula Starship Odyssey",
            "description": "Astronauts pilot a starship through a galaxy nebula to an alien "

@@ -24,12 +24,13 @@ from kgrec.errors import GraphError
 
 __all__ = ["existing_paths", "run_path"]
 
-_PATH_QUERIES = (qe.PATH_ATTRIBUTE, qe.PATH_COLLABORATIVE, qe.PATH_PROFILE)
+_KIND = {qe.PATH_ATTRIBUTE: "attribute", qe.PATH_COLLABORATIVE: "collaborative",
+         qe.PATH_PROFILE: "profile"}
 
 
 def _known(cypher: str) -> str:
     """The library constant equal to ``cypher`` (only those are ever run)."""
-    for q in _PATH_QUERIES:
+    for q in _KIND:
         if q == cypher:
             return q
     raise GraphError("only the kg.queries_explain PATH_* queries can be run")
@@ -39,18 +40,21 @@ def existing_paths(driver: neo4j.Driver, paths: Sequence[tuple[str, dict[str, An
                    database: str = "neo4j") -> list[bool]:
     """For each ``(PATH_* query, parameters)``, whether Neo4j holds that path.
 
-    One read session for the batch; every node of a path is anchored by its id.
+    One round trip for the batch (:data:`kg.queries_explain.PATHS_EXIST`); every
+    node of a path is anchored by its unique id.
 
     Raises:
         GraphError: a query that is not a ``PATH_*`` constant, or Neo4j failed.
     """
-    queries = [(_known(c), p) for c, p in paths]
+    if not paths:
+        return []
+    checks = [{**p, "kind": _KIND[_known(c)]} for c, p in paths]
     try:
-        with driver.session(database=database,
-                            default_access_mode=neo4j.READ_ACCESS) as session:
-            return [session.run(q, p).peek() is not None for q, p in queries]
+        record = driver.execute_query(qe.PATHS_EXIST, {"checks": checks}, database_=database,
+                                      routing_=neo4j.RoutingControl.READ).records[0]
     except (Neo4jError, DriverError) as e:
         raise GraphError(f"confirming explanation paths failed: {e}") from e
+    return [bool(f) for f in record["found"]]
 
 
 def run_path(driver: neo4j.Driver, cypher: str, parameters: dict[str, object],

@@ -18,26 +18,42 @@ __all__ = [
     "PATH_ATTRIBUTE",
     "PATH_COLLABORATIVE",
     "PATH_PROFILE",
+    "PATHS_EXIST",
     "READ_ITEM_EMBEDDINGS",
     "SET_CONTENT_HASHES",
 ]
 
+def _attribute_path(p: LiteralString) -> LiteralString:
+    return (f"(u:{USER} {{id: {p}user}})-[:{INTERACTED}]->(j:{ITEM} {{id: {p}via}})"
+            f"-[:{HAS_ATTRIBUTE}]->(a:{ATTRIBUTE} {{id: {p}attribute}})"
+            f"<-[:{HAS_ATTRIBUTE}]-(i:{ITEM} {{id: {p}item}})")
+
+
+def _collaborative_path(p: LiteralString) -> LiteralString:
+    return (f"(u:{USER} {{id: {p}user}})-[:{INTERACTED}]->(j:{ITEM} {{id: {p}via}})"
+            f"<-[:{INTERACTED}]-(v:{USER} {{id: {p}via_user}})-[:{INTERACTED}]->"
+            f"(i:{ITEM} {{id: {p}item}})")
+
+
+def _profile_path(p: LiteralString) -> LiteralString:
+    return (f"(u:{USER} {{id: {p}user}})-[:{HAS_ATTRIBUTE}]->"
+            f"(a:{ATTRIBUTE} {{id: {p}attribute}})<-[:{HAS_ATTRIBUTE}]-(i:{ITEM} {{id: {p}item}})")
+
+
 #: params: ``user``, ``via``, ``attribute``, ``item``
-PATH_ATTRIBUTE: Final[LiteralString] = (
-    f"MATCH p = (u:{USER} {{id: $user}})-[:{INTERACTED}]->(j:{ITEM} {{id: $via}})"
-    f"-[:{HAS_ATTRIBUTE}]->(a:{ATTRIBUTE} {{id: $attribute}})"
-    f"<-[:{HAS_ATTRIBUTE}]-(i:{ITEM} {{id: $item}}) RETURN p"
-)
+PATH_ATTRIBUTE: Final[LiteralString] = f"MATCH p = {_attribute_path('$')} RETURN p"
 #: params: ``user``, ``via``, ``via_user``, ``item``
-PATH_COLLABORATIVE: Final[LiteralString] = (
-    f"MATCH p = (u:{USER} {{id: $user}})-[:{INTERACTED}]->(j:{ITEM} {{id: $via}})"
-    f"<-[:{INTERACTED}]-(v:{USER} {{id: $via_user}})-[:{INTERACTED}]->"
-    f"(i:{ITEM} {{id: $item}}) RETURN p"
-)
+PATH_COLLABORATIVE: Final[LiteralString] = f"MATCH p = {_collaborative_path('$')} RETURN p"
 #: params: ``user``, ``attribute``, ``item``
-PATH_PROFILE: Final[LiteralString] = (
-    f"MATCH p = (u:{USER} {{id: $user}})-[:{HAS_ATTRIBUTE}]->(a:{ATTRIBUTE} {{id: $attribute}})"
-    f"<-[:{HAS_ATTRIBUTE}]-(i:{ITEM} {{id: $item}}) RETURN p"
+PATH_PROFILE: Final[LiteralString] = f"MATCH p = {_profile_path('$')} RETURN p"
+#: params: ``checks``, a list of ``{kind, user, item, via?, attribute?, via_user?}`` with
+#: the parameters of a ``PATH_*`` query; one row, ``found``: a boolean per check
+PATHS_EXIST: Final[LiteralString] = (
+    "RETURN [c IN $checks | CASE c.kind "
+    f"WHEN 'attribute' THEN EXISTS {{ MATCH {_attribute_path('c.')} }} "
+    f"WHEN 'collaborative' THEN EXISTS {{ MATCH {_collaborative_path('c.')} }} "
+    f"WHEN 'profile' THEN EXISTS {{ MATCH {_profile_path('c.')} }} "
+    "ELSE false END] AS found"
 )
 
 #: params: ``ids``; rows: id, title, description, attributes, content_hash, has_embedding,

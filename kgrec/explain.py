@@ -186,41 +186,67 @@ def _attribute_paths(src: PathSource, u: np.ndarray, i_vec: np.ndarray, rows: np
                    [best_attr[k] for k in keep.tolist()], best[keep])
 
 
+def _kth_best(scores: Mapping[tuple[bool, str], float], k: int) -> float:
+    """The ``k``-th best score (``-1`` when there are fewer than ``k``)."""
+    return sorted(scores.values(), reverse=True)[k - 1] if len(scores) >= k else -1.0
+
+
 def _collaborative_paths(src: PathSource, user_id: str, i_row: int, i_vec: np.ndarray,
-                         rows: np.ndarray, cos_uj: np.ndarray, emb_j: np.ndarray
-                         ) -> list[ScoredPath]:
-    """Best ``u → j ← v → i`` per ``j`` (``v`` ranges over the target's other users)."""
+                         rows: np.ndarray, cos_uj: np.ndarray, emb_j: np.ndarray,
+                         best: dict[tuple[bool, str], float], k: int | None,
+                         chunk: int = 64) -> list[ScoredPath]:
+    """Best ``u → j ← v → i`` per ``j`` (``v``: the target's other users).
+
+    ``j`` is visited by decreasing ``cos(u, j)``; since a path's score is at most
+    ``cos(u, j) ** (1/3)``, the search stops once that bound falls below the ``k``-th
+    best score per intermediate node found so far (``best``, updated in place), so
+    the top ``k`` are exact and a dense graph costs a fraction of all paths.
+    """
     others = src.users_of.get(i_row, set()) - {user_id}
     if not others:
         return []
-    pairs_j, pairs_v = [], []
-    for pos, r in enumerate(rows.tolist()):
-        shared = src.users_of.get(r, set()) & others  # C-level set intersection
-        pairs_j += [pos] * len(shared)
-        pairs_v += shared
-    if not pairs_v:
-        return []
-    vs = sorted(set(pairs_v))
-    v_pos = {v: n for n, v in enumerate(vs)}
-    emb_v = _unit(src.embeddings("User", vs))
-    jj = np.asarray(pairs_j, dtype=np.int64)
-    vv = np.fromiter((v_pos[v] for v in pairs_v), np.int64, len(pairs_v))
-    score = _strength(cos_uj[jj], np.einsum("nd,nd->n", emb_v[vv], emb_j[jj]),
-                      (emb_v @ i_vec)[vv])
-    # best v per j; ties: the smallest v id
-    order = np.lexsort((vv, -score, jj))
-    first = order[np.r_[True, jj[order][1:] != jj[order][:-1]]]
-    return _scored("collaborative", [src.item_ids[r] for r in rows[jj[first]].tolist()],
-                   [vs[v] for v in vv[first].tolist()], score[first])
+    out: list[ScoredPath] = []
+    order = np.argsort(-cos_uj, kind="stable")
+    bound = np.maximum(cos_uj, 0.0) ** (1.0 / 3.0)
+    for start in range(0, len(order), chunk):
+        if k is not None and bound[order[start]] < _kth_best(best, k):
+            break
+        pairs_j: list[int] = []
+        pairs_v: list[str] = []
+        for pos in order[start:start + chunk].tolist():
+            shared = src.users_of.get(int(rows[pos]), set()) & others  # C-level intersection
+            pairs_j += [pos] * len(shared)
+            pairs_v += shared
+        if not pairs_v:
+            continue
+        vs = sorted(set(pairs_v))
+        v_pos = {v: n for n, v in enumerate(vs)}
+        emb_v = _unit(src.embeddings("User", vs))
+        jj = np.asarray(pairs_j, dtype=np.int64)
+        vv = np.fromiter((v_pos[v] for v in pairs_v), np.int64, len(pairs_v))
+        score = _strength(cos_uj[jj], np.einsum("nd,nd->n", emb_v[vv], emb_j[jj]),
+                          (emb_v @ i_vec)[vv])
+        # best v per j; ties: the smallest v id
+        order_s = np.lexsort((vv, -score, jj))
+        first = order_s[np.r_[True, jj[order_s][1:] != jj[order_s][:-1]]]
+        found = _scored("collaborative", [src.item_ids[r] for r in rows[jj[first]].tolist()],
+                        [vs[v] for v in vv[first].tolist()], score[first])
+        for c in found:
+            key = (False, c.via)
+            best[key] = max(best.get(key, -1.0), -c.neg_score)
+        out += found
+    return out
 
 
-def search_paths(src: PathSource, user_id: str, item_id: str, i_row: int
-                 ) -> list[ScoredPath]:
-    """Every intermediate node's best path from ``user_id`` to ``item_id``, best first.
+def search_paths(src: PathSource, user_id: str, item_id: str, i_row: int,
+                 k: int | None = None) -> list[ScoredPath]:
+    """Each intermediate node's best path from ``user_id`` to ``item_id``, best first.
 
     Args:
         src: the graph mirror and embeddings.
         user_id: the user; item_id, i_row: the item and its row.
+        k: only the top ``k`` intermediate nodes must be exact (prunes the
+            collaborative search); ``None`` = every node's best path.
 
     Returns:
         Scored candidates, sorted by score (desc), then kind and ids (deterministic).
@@ -228,18 +254,19 @@ def search_paths(src: PathSource, user_id: str, item_id: str, i_row: int
     u = _vector(src, "User", user_id)
     i_vec = _unit(src.item_emb()[i_row])
     u = np.zeros_like(i_vec) if u is None else u
-    rows = np.asarray(sorted(src.seen.get(user_id, set()) - {i_row}), dtype=np.int64)
     out: list[ScoredPath] = []
-    if len(rows):
-        emb_j = _unit(src.item_emb()[rows])
-        cos_uj = emb_j @ u
-        out += _attribute_paths(src, u, i_vec, rows, cos_uj, emb_j, src.item_attributes[i_row])
-        out += _collaborative_paths(src, user_id, i_row, i_vec, rows, cos_uj, emb_j)
     item_attrs = set(src.item_attributes[i_row])
     for a in sorted(item_attrs.intersection(src.user_attributes.get(user_id, ()))):
         a_vec = _vector(src, "Attribute", a)
         score = 0.0 if a_vec is None else float(_strength(a_vec @ u, a_vec @ i_vec)[0])
         out.append(ScoredPath(-score, "profile", a))
+    rows = np.asarray(sorted(src.seen.get(user_id, set()) - {i_row}), dtype=np.int64)
+    if len(rows):
+        emb_j = _unit(src.item_emb()[rows])
+        cos_uj = emb_j @ u
+        out += _attribute_paths(src, u, i_vec, rows, cos_uj, emb_j, src.item_attributes[i_row])
+        best = {(c.kind == "profile", c.via): -c.neg_score for c in out}
+        out += _collaborative_paths(src, user_id, i_row, i_vec, rows, cos_uj, emb_j, best, k)
     out.sort()
     return out
 

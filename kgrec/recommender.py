@@ -519,7 +519,8 @@ class Recommender:
         self._check_user(user_id)
         if not isinstance(item_id, str) or item_id not in self.items.index:
             raise NotFoundError(f"unknown item {item_id!r}")
-        candidates = search_paths(self._paths, user_id, item_id, self.items.index[item_id])
+        candidates = search_paths(self._paths, user_id, item_id, self.items.index[item_id],
+                                  k=max_paths)
         paths = best_paths(
             candidates, user_id, item_id, self.titles,
             lambda ps: existing_paths(self.driver, [(p.cypher, p.parameters) for p in ps],

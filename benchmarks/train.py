@@ -158,9 +158,9 @@ def main() -> None:
         f"({'measured' if lightgcn['measured_outright'] else 'epoch time × epochs'}) | "
         f"{lightgcn['seconds_per_epoch']:.2f} | — | {lightgcn['seconds_to_converge']:.0f} | "
         f"{lightgcn['peak_rss_growth_mb']:.0f} | — |", "",
-        f"kgrec trains to convergence {speedup:.1f}× faster than LightGCN; total "
-        f"{kgrec['total_s']:.1f} s vs target {target:.0f} s: "
-        f"{'met' if kgrec['total_s'] <= target else 'NOT met'}"])
+        f"kgrec total training time {kgrec['total_s']:.1f} s = "
+        f"{1 / speedup:.2f}× LightGCN's {lightgcn['seconds_to_converge']:.0f} s; "
+        f"target <= {target:.0f} s: {'met' if kgrec['total_s'] <= target else 'NOT met'}"])
     print(table)
     args.out.write_text(json.dumps({
         "dataset": data.name, "spec": args.dataset, "seed": args.seed, "machine": machine,

@@ -82,12 +82,12 @@ class ModelConfig:
     use_user_attributes: bool = True
     dim: int = 64
     layers: int = 2
-    temperature: float = 0.25
+    temperature: float = 0.15
     cosine: bool = True
-    id_dropout: float = 0.1
+    id_dropout: float = 0.5
     uniform_negatives: int = 0
     logq: float = 1.0
-    cold_weight: float = 1.0
+    cold_weight: float = 2.0
     lr: float = 0.01
     weight_decay: float = 0.0
     batch_size: int = 1024

@@ -12,7 +12,7 @@ from gnn.checkpoint import load_checkpoint, save_checkpoint
 from gnn.features import NodeFeatures
 from gnn.graph import build_homogeneous, to_hetero_data
 from gnn.infer import embed_new_items, embed_users
-from gnn.kgrec_ranker import KGRecRanker, kgrec_rankers
+from gnn.kgrec_ranker import KGRecRanker, LongTailRanker, kgrec_rankers
 from gnn.model import KGRecModel, ModelConfig, spmm
 from gnn.ranker import EvalContext, Ranker
 from gnn.train import plot_history, train_model
@@ -221,7 +221,8 @@ def test_nan_guard(trained_planted, tmp_path) -> None:  # type: ignore[no-untype
 def test_ranker_protocol(planted) -> None:  # type: ignore[no-untyped-def]
     snap, feats, valid = planted
     names = [r.name for r in kgrec_rankers()]
-    assert names == ["kgrec", "kgrec-no-text", "kgrec-no-attributes", "kgrec-no-id"]
+    assert names == ["kgrec", "kgrec-tail", "kgrec-no-text", "kgrec-no-attributes",
+                     "kgrec-no-id"]
     ranker = KGRecRanker(replace(SMALL, max_epochs=3))
     assert isinstance(ranker, Ranker)
     ctx = EvalContext(item_features=feats.item, attribute_features=feats.attribute,
@@ -229,6 +230,16 @@ def test_ranker_protocol(planted) -> None:  # type: ignore[no-untyped-def]
     ranker.fit(snap, ctx)
     s = ranker.score(np.array([0, 1]))
     assert s.shape == (2, snap.num_items) and s.dtype == np.float32
+    # kgrec-tail re-ranks the SAME fitted model: no second training run
+    trained = ranker.trained
+    tail_ranker = LongTailRanker(ranker)
+    tail_ranker.fit(snap, ctx)
+    assert ranker.trained is trained
+    trained.info["tail_every"] = 2
+    order = np.argsort(-tail_ranker.score(np.array([0]))[0], kind="stable")
+    seen = set(snap.interaction_index[1][snap.interaction_index[0] == 0].tolist())
+    unseen = [int(i) for i in order if int(i) not in seen]
+    assert tail_ranker._tail is not None and tail_ranker._tail[unseen[1]]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

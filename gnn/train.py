@@ -257,14 +257,15 @@ def _fit_tail_slots(trained: TrainedModel, train_csr: sp.csr_matrix,
     from gnn.long_tail import EVERY_GRID, choose_every, tail_items
 
     config = trained.config
+    facts: dict[str, float] = {}
     if config.tail_every is not None:
-        every, facts = config.tail_every, {}
+        every = config.tail_every
     elif valid_csr is not None:
         tail = tail_items(np.diff(train_csr.tocsc().indptr))
         every, facts = choose_every(trained.score, train_csr, valid_csr, tail,
                                     config.tail_budget, validation_ndcg, seed=config.seed)
     else:
-        every, facts = EVERY_GRID[len(EVERY_GRID) // 2], {}
+        every = EVERY_GRID[len(EVERY_GRID) // 2]
     return {"tail_every": int(every), **facts}
 
 

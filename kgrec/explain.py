@@ -122,7 +122,6 @@ class PathSource:
         seen: user id -> rows of the items the user interacted with.
         users_of: item row -> ids of the users who interacted with it.
         user_attributes: user id -> profile attribute ids.
-        titles: item id -> title.
         embedding: ``(label, id) -> vector or None`` for users and attributes.
         embeddings: ``(label, ids) -> float32 [len(ids), dim]`` in one call (zero rows
             for unknown nodes).
@@ -134,7 +133,6 @@ class PathSource:
     seen: Mapping[str, set[int]]
     users_of: Mapping[int, set[str]]
     user_attributes: Mapping[str, Sequence[str]]
-    titles: Mapping[str, str]
     embedding: Embedding
     embeddings: Callable[[str, Sequence[str]], np.ndarray]
 
@@ -161,7 +159,7 @@ def _scored(kind: str, vias: Sequence[str], others: Sequence[str], score: np.nda
             for via, other, sc in zip(vias, others, score.tolist(), strict=True)]
 
 
-def _attribute_paths(src: PathSource, u: np.ndarray, i_vec: np.ndarray, rows: np.ndarray,
+def _attribute_paths(src: PathSource, i_vec: np.ndarray, rows: np.ndarray,
                      cos_uj: np.ndarray, emb_j: np.ndarray, item_attrs: Sequence[str]
                      ) -> list[ScoredPath]:
     """Best ``u → j → a ← i`` per ``j``."""
@@ -238,13 +236,13 @@ def _collaborative_paths(src: PathSource, user_id: str, i_row: int, i_vec: np.nd
     return out
 
 
-def search_paths(src: PathSource, user_id: str, item_id: str, i_row: int,
-                 k: int | None = None) -> list[ScoredPath]:
-    """Each intermediate node's best path from ``user_id`` to ``item_id``, best first.
+def search_paths(src: PathSource, user_id: str, i_row: int, k: int | None = None
+                 ) -> list[ScoredPath]:
+    """Each intermediate node's best path from ``user_id`` to item ``i_row``, best first.
 
     Args:
         src: the graph mirror and embeddings.
-        user_id: the user; item_id, i_row: the item and its row.
+        user_id: the user; i_row: the item's row.
         k: only the top ``k`` intermediate nodes must be exact (prunes the
             collaborative search); ``None`` = every node's best path.
 
@@ -264,7 +262,7 @@ def search_paths(src: PathSource, user_id: str, item_id: str, i_row: int,
     if len(rows):
         emb_j = _unit(src.item_emb()[rows])
         cos_uj = emb_j @ u
-        out += _attribute_paths(src, u, i_vec, rows, cos_uj, emb_j, src.item_attributes[i_row])
+        out += _attribute_paths(src, i_vec, rows, cos_uj, emb_j, src.item_attributes[i_row])
         best = {(c.kind == "profile", c.via): -c.neg_score for c in out}
         out += _collaborative_paths(src, user_id, i_row, i_vec, rows, cos_uj, emb_j, best, k)
     out.sort()

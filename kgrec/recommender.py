@@ -177,7 +177,7 @@ class Recommender:
         self._paths = PathSource(
             item_ids=self.items.ids, item_attributes=self.items.attributes,
             item_emb=lambda: self.items.emb, seen=self._seen, users_of=self._users_of,
-            user_attributes=self._user_attrs, titles=self.titles, embedding=self._embedding,
+            user_attributes=self._user_attrs, embedding=self._embedding,
             embeddings=self._embeddings)
         self._user_rows_changed: set[str] = set()
         graph_items = set(snap.item_ids)
@@ -520,8 +520,7 @@ class Recommender:
         self._check_user(user_id)
         if not isinstance(item_id, str) or item_id not in self.items.index:
             raise NotFoundError(f"unknown item {item_id!r}")
-        candidates = search_paths(self._paths, user_id, item_id, self.items.index[item_id],
-                                  k=max_paths)
+        candidates = search_paths(self._paths, user_id, self.items.index[item_id], k=max_paths)
         paths = best_paths(
             candidates, user_id, item_id, self.titles,
             lambda ps: existing_paths(self.driver, [(p.cypher, p.parameters) for p in ps],

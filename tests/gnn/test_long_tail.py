@@ -41,7 +41,7 @@ def test_choose_every_respects_the_budget() -> None:
     seen = sp.csr_matrix((rng.random((n_u, n_i)) < 0.1).astype(np.float32))
     valid = sp.csr_matrix(((true > 0.85) & (seen.toarray() == 0)).astype(np.float32))
     tail = np.arange(n_i) >= 8
-    score = lambda u: true[u]  # noqa: E731
+    score = lambda u: true[u]
     base = validation_ndcg(score, seen, valid)
     vals = {e: validation_ndcg(lambda u, e=e: rank_scores(true[u], seen, u, tail, e, 20),
                                seen, valid) for e in EVERY_GRID}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -156,7 +158,7 @@ def test_explain_finds_the_strongest_paths_neo4j_holds(rec, neo4j_driver, user) 
     for r in neo4j_driver.execute_query(ALL_PATHS, {"user": user, "item": item}).records:
         vecs = [rec._embedding(label, key) for label, key in r["nodes"]]
         cos = [max(0.0, float(a @ b / np.linalg.norm(a) / np.linalg.norm(b)))
-               for a, b in zip(vecs, vecs[1:])]
+               for a, b in pairwise(vecs)]
         key = (r["nodes"][1][0], r["via"])
         best[key] = max(best.get(key, 0.0), float(np.prod(cos)) ** (1 / len(cos)))
     assert len(best) > 3

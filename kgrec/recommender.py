@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -615,23 +614,12 @@ class Recommender:
             changed.append(item)
             hashes[item.id] = h
         if changed:
-            def write_graph() -> None:
-                GraphWriter(self.driver, self.database, show_progress=False).write_items(changed)
-                set_content_hashes(self.driver, hashes, self.database)
-
-            # the Neo4j round trips wait on I/O while the encoder computes (it releases
-            # the GIL): overlap them; the embedding is written once the nodes exist
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                written = pool.submit(write_graph)
-                try:
-                    x = self._encode([item_text(i.title, i.description, i.attributes)
-                                      for i in changed])
-                    users = [list(stored[i.id].users) if i.id in stored else []
-                             for i in changed]
-                    attrs = [i.attribute_ids() for i in changed]
-                    emb = embed_new_items(self.trained, x, attrs, users)
-                finally:
-                    written.result()
+            GraphWriter(self.driver, self.database, show_progress=False).write_items(changed)
+            set_content_hashes(self.driver, hashes, self.database)
+            x = self._encode([item_text(i.title, i.description, i.attributes) for i in changed])
+            users = [list(stored[i.id].users) if i.id in stored else [] for i in changed]
+            attrs = [i.attribute_ids() for i in changed]
+            emb = embed_new_items(self.trained, x, attrs, users)
             if not self._index_ready:
                 ensure_vector_index(self.driver, self.trained.dim, self.database)
                 self._index_ready = True

@@ -16,9 +16,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from gnn.features import NodeFeatures
-from gnn.long_tail import rank_scores, tail_items
+from gnn.long_tail import rank_scores
+from gnn.metrics import pair_matrix
 from gnn.model import ModelConfig
 from gnn.ranker import EvalContext, Ranker
+from gnn.split import head_items
 from gnn.train import TrainResult, refit_config, train_model
 from gnn.trained import TrainedModel
 from kg.snapshot import GraphSnapshot
@@ -110,10 +112,8 @@ class LongTailRanker:
         """Fit ``base`` if needed; remember the train items and the tail."""
         if self.base.fitted_on is not train:
             self.base.fit(train, context)
-        idx = train.interaction_index
-        self._seen = sp.csr_matrix((np.ones(idx.shape[1], np.float32), (idx[0], idx[1])),
-                                   shape=(train.num_users, train.num_items))
-        self._tail = tail_items(np.diff(self._seen.tocsc().indptr))
+        self._seen = pair_matrix(train.interaction_index, train.num_users, train.num_items)
+        self._tail = ~head_items(train)  # the L protocol's tail
 
     def score(self, user_idx: np.ndarray) -> np.ndarray:
         """Scores whose order is the long-tail ranking (top 100 positions)."""

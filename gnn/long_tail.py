@@ -16,6 +16,7 @@ the trade-off is stated as an accuracy budget instead of a dataset-specific cons
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -39,7 +40,7 @@ def tail_items(popularity: np.ndarray, head_fraction: float = HEAD_FRACTION) -> 
     n = len(popularity)
     order = np.lexsort((np.arange(n), -popularity))
     tail = np.ones(n, dtype=bool)
-    tail[order[: int(head_fraction * n)]] = False
+    tail[order[: math.floor(head_fraction * n)]] = False
     return tail
 
 

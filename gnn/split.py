@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gnn.long_tail import HEAD_FRACTION, tail_items
 from kg.snapshot import GraphSnapshot
 from kgrec.errors import ConfigError
 
@@ -43,7 +44,6 @@ PROTOCOLS: tuple[str, ...] = ("w", "c", "l")
 TRAIN_FRACTION = 0.8
 FIT_FRACTION = 0.9
 COLD_FRACTION = 0.15
-HEAD_FRACTION = 0.2
 
 
 @dataclass(frozen=True, eq=False)
@@ -121,13 +121,11 @@ def split_pairs(pairs: np.ndarray, seed: int, fraction: float
 def head_items(train: GraphSnapshot, fraction: float = HEAD_FRACTION) -> np.ndarray:
     """``bool [num_items]``: the top ``floor(fraction * n_items)`` items by train count.
 
-    Ties are broken by ascending item row (= ascending item id).
+    Ties are broken by ascending item row (= ascending item id); the complement of
+    :func:`gnn.long_tail.tail_items`, which serving uses.
     """
-    counts = np.bincount(train.interaction_index[1], minlength=train.num_items)
-    order = np.lexsort((np.arange(train.num_items), -counts))
-    head = np.zeros(train.num_items, dtype=bool)
-    head[order[: math.floor(fraction * train.num_items)]] = True
-    return head
+    return ~tail_items(np.bincount(train.interaction_index[1], minlength=train.num_items),
+                       fraction)
 
 
 def _mask_of(snapshot: GraphSnapshot, pairs: np.ndarray) -> np.ndarray:

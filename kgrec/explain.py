@@ -35,9 +35,6 @@ from kg import queries_explain as qe
 __all__ = ["Explanation", "ExplanationPath", "PathSource", "ScoredPath", "best_paths",
            "search_paths", "to_path"]
 
-Embedding = Callable[[str, str], np.ndarray | None]
-
-
 @dataclass(frozen=True)
 class ExplanationPath:
     """One user→item path.
@@ -122,9 +119,8 @@ class PathSource:
         seen: user id -> rows of the items the user interacted with.
         users_of: item row -> ids of the users who interacted with it.
         user_attributes: user id -> profile attribute ids.
-        embedding: ``(label, id) -> vector or None`` for users and attributes.
-        embeddings: ``(label, ids) -> float32 [len(ids), dim]`` in one call (zero rows
-            for unknown nodes).
+        embeddings: ``(label, ids) -> float32 [len(ids), dim]`` of users or attributes
+            (zero rows for nodes the model does not know: they contribute 0).
     """
 
     item_ids: Sequence[str]
@@ -133,7 +129,6 @@ class PathSource:
     seen: Mapping[str, set[int]]
     users_of: Mapping[int, set[str]]
     user_attributes: Mapping[str, Sequence[str]]
-    embedding: Embedding
     embeddings: Callable[[str, Sequence[str]], np.ndarray]
 
 
@@ -148,9 +143,8 @@ class ScoredPath:
     other: str = ""  # attribute (attribute) or user (collaborative)
 
 
-def _vector(src: PathSource, label: str, key: str) -> np.ndarray | None:
-    v = src.embedding(label, key)
-    return None if v is None else _unit(v)
+def _vector(src: PathSource, label: str, key: str) -> np.ndarray:
+    return _unit(src.embeddings(label, [key])[0])
 
 
 def _scored(kind: str, vias: Sequence[str], others: Sequence[str], score: np.ndarray
@@ -171,10 +165,7 @@ def _attribute_paths(src: PathSource, i_vec: np.ndarray, rows: np.ndarray,
         if not has.any():
             continue
         a_vec = _vector(src, "Attribute", a)
-        if a_vec is None:
-            score = np.zeros(int(has.sum()), dtype=np.float32)
-        else:
-            score = _strength(cos_uj[has], emb_j[has] @ a_vec, float(a_vec @ i_vec))
+        score = _strength(cos_uj[has], emb_j[has] @ a_vec, float(a_vec @ i_vec))
         idx = np.flatnonzero(has)
         for pos, sc in zip(idx.tolist(), score.tolist(), strict=True):
             if sc > best[pos] or (sc == best[pos] and a < best_attr[pos]):
@@ -251,12 +242,11 @@ def search_paths(src: PathSource, user_id: str, i_row: int, k: int | None = None
     """
     u = _vector(src, "User", user_id)
     i_vec = _unit(src.item_emb()[i_row])
-    u = np.zeros_like(i_vec) if u is None else u
     out: list[ScoredPath] = []
     item_attrs = set(src.item_attributes[i_row])
     for a in sorted(item_attrs.intersection(src.user_attributes.get(user_id, ()))):
         a_vec = _vector(src, "Attribute", a)
-        score = 0.0 if a_vec is None else float(_strength(a_vec @ u, a_vec @ i_vec)[0])
+        score = float(_strength(a_vec @ u, a_vec @ i_vec)[0])
         out.append(ScoredPath(-score, "profile", a))
     rows = np.asarray(sorted(src.seen.get(user_id, set()) - {i_row}), dtype=np.int64)
     if len(rows):

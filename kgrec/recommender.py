@@ -176,8 +176,7 @@ class Recommender:
         self._paths = PathSource(
             item_ids=self.items.ids, item_attributes=self.items.attributes,
             item_emb=lambda: self.items.emb, seen=self._seen, users_of=self._users_of,
-            user_attributes=self._user_attrs, embedding=self._embedding,
-            embeddings=self._embeddings)
+            user_attributes=self._user_attrs, embeddings=self._embeddings)
         self._user_rows_changed: set[str] = set()
         graph_items = set(snap.item_ids)
         missing = [i for i in tm.item_ids if i not in graph_items]
@@ -348,10 +347,10 @@ class Recommender:
         if self._hidden_rows.size:
             scores[self._hidden_rows] = -np.inf
         allowed = self._mask(spec)
-        every = int(self.trained.info.get("tail_every") or 0)
+        every = int(self.trained.info.get("tail_every") or 0) if long_tail else 0
         if diversity > 0:
             rows, vals = self._mmr(scores, k, allowed, float(diversity))
-        elif long_tail and every:
+        elif every:
             from gnn.long_tail import interleave, tail_items
 
             if allowed is not None:

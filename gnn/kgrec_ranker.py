@@ -1,8 +1,8 @@
 """kgrec and its ablations as :class:`gnn.ranker.Ranker`s for the evaluation harness.
 
 ``fit`` trains on ``context.fit_train`` with early stopping on ``context.valid``
-(NDCG@20), then, with ``refit=True``, retrains from scratch on ``train`` (validation
-pairs included) for the best epoch count. Refit is the default because the
+(NDCG@20), then, with ``refit=True``, refits on ``train`` (validation pairs included,
+see :func:`gnn.train.refit`). Refit is the default because the
 validation pairs are ~10% of the training signal; measured on MovieLens 100K the
 refit model scores at least as well as the early-stopped one (see the README notes).
 """
@@ -21,7 +21,7 @@ from gnn.metrics import pair_matrix
 from gnn.model import ModelConfig
 from gnn.ranker import EvalContext, Ranker
 from gnn.split import head_items
-from gnn.train import TrainResult, refit_config, train_model
+from gnn.train import TrainResult, refit, train_model
 from gnn.trained import TrainedModel
 from kg.snapshot import GraphSnapshot
 from kgrec.errors import TrainingError
@@ -46,7 +46,7 @@ class KGRecRanker:
         config: hyper-parameters (default :class:`ModelConfig()`); ``device`` ``"auto"``
             follows ``context.device``.
         name: name in the evaluation output.
-        refit: retrain on ``train`` for the early-stopped epoch count.
+        refit: refit on ``train`` after early stopping (:func:`gnn.train.refit`).
         show_progress: progress bars while training.
     """
 
@@ -78,8 +78,7 @@ class KGRecRanker:
                              valid_candidates=None if valid_candidates is None
                              else np.asarray(valid_candidates, dtype=bool))
         if self.refit and context.valid.shape[1]:
-            result = train_model(train, features, refit_config(config, result),
-                                 None, show_progress=self.show_progress)
+            result = refit(result, train, features, show_progress=self.show_progress)
         self.result = result
         self.trained = result.trained
         self.fitted_on = train

@@ -55,11 +55,16 @@ class ModelConfig:
             as if they had no interactions and no ID (see
             :meth:`KGRecModel.cold_item_embeddings`); trains the rule that embeds
             cold and newly added items. 0 turns it off.
+        cold_rows: batch rows that also get the cold-path loss; it updates the item
+            side only (user embeddings are detached in it), so it does not slow down
+            the warm loss.
         lr: Adam learning rate.
         weight_decay: L2 penalty on layer-0 parameters (Adam ``weight_decay``).
         batch_size: (user, item) positives per step; in-batch negatives scale with it.
         max_epochs: epoch cap; early stopping usually ends training earlier.
         patience: epochs without a better validation NDCG@20 before stopping.
+        refit_fraction: the refit on all training pairs (:func:`gnn.train.refit`)
+            continues from the early-stopped weights for this fraction of its epochs.
         eval_every: epochs between validation evaluations.
         seed: torch and NumPy seed.
         device: ``"auto"`` (cuda if available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
@@ -88,16 +93,18 @@ class ModelConfig:
     uniform_negatives: int = 0
     logq: float = 1.0
     cold_weight: float = 2.0
-    lr: float = 0.01
+    cold_rows: int = 256
+    lr: float = 0.03
     weight_decay: float = 0.0
     batch_size: int = 1024
     max_epochs: int = 100
     patience: int = 5
+    refit_fraction: float = 0.3
     eval_every: int = 1
     seed: int = 2026
     device: str = "auto"
     amp: bool = True
-    id_init_std: float = 0.1
+    id_init_std: float = 0.3
     item_item: bool = True
     item_item_lambda: float | None = None
     item_item_weight: float | None = None
@@ -113,7 +120,8 @@ class ModelConfig:
                   "uniform_negatives": self.uniform_negatives >= 0, "lr": self.lr > 0,
                   "weight_decay": self.weight_decay >= 0, "batch_size": self.batch_size >= 2,
                   "max_epochs": self.max_epochs >= 1, "patience": self.patience >= 1,
-                  "eval_every": self.eval_every >= 1,
+                  "eval_every": self.eval_every >= 1, "cold_rows": self.cold_rows >= 1,
+                  "refit_fraction": 0 < self.refit_fraction <= 1,
                   "tail_every": self.tail_every is None or self.tail_every == 0
                   or self.tail_every >= 2, "tail_budget": 0 <= self.tail_budget < 1}
         for name, ok in checks.items():
@@ -211,25 +219,34 @@ class KGRecModel(nn.Module):
                 f"attributes={n['attribute']}, dim={c.dim}, layers={c.layers}, "
                 f"text={c.use_text}, attributes_on={c.use_attributes}, id={c.use_id})")
 
-    def layer0(self, x: dict[str, Tensor], item_id_keep: Tensor | None = None) -> Tensor:
+    def project(self, x: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The learned text projection ``W_type · x[v] + b_type`` per node type
+        (empty without ``use_text``); each ``float32 [N_type, dim]``."""
+        if not self.config.use_text:
+            return {}
+        return {t: self.proj[t](x[t][:n]).float()
+                for t, n in self.num_nodes_by_type.items() if n}
+
+    def layer0(self, x: dict[str, Tensor], item_id_keep: Tensor | None = None,
+               text: dict[str, Tensor] | None = None) -> Tensor:
         """Layer-0 embeddings of all nodes, homogeneous order.
 
         Args:
             x: text features per node type, ``float32 [N_type, D]``.
             item_id_keep: optional ``bool [num_items]`` (ID dropout); ANDed with
                 ``item_has_id``.
+            text: :meth:`project`'s output when the caller already has it.
 
         Returns:
             ``float32 [N, dim]``.
         """
+        text = self.project(x) if text is None else text
         parts = []
         for t in NODE_TYPES:
             n = self.num_nodes_by_type[t]
             if n == 0:
                 continue
-            h = None
-            if self.config.use_text:
-                h = self.proj[t](x[t][:n])
+            h = text.get(t)
             if self.config.use_id:
                 e = self.emb[t].weight[:n]
                 if t == "item":
@@ -255,12 +272,13 @@ class KGRecModel(nn.Module):
         return self.forward_layers(x, adj, item_id_keep)[1]
 
     def forward_layers(self, x: dict[str, Tensor], adj: Tensor,
-                       item_id_keep: Tensor | None = None) -> tuple[list[Tensor], Tensor]:
+                       item_id_keep: Tensor | None = None,
+                       text: dict[str, Tensor] | None = None) -> tuple[list[Tensor], Tensor]:
         """``(layers, final)``: every layer ``[N, dim]`` and their mean."""
-        layers = self.propagate(self.layer0(x, item_id_keep), adj)
+        layers = self.propagate(self.layer0(x, item_id_keep, text), adj)
         return layers, torch.stack(layers, dim=0).mean(dim=0)
 
-    def cold_item_embeddings(self, x: dict[str, Tensor], layers: list[Tensor],
+    def cold_item_embeddings(self, text: dict[str, Tensor], layers: list[Tensor],
                              item_attr: Tensor, attr_item: Tensor, attr_offset: int) -> Tensor:
         """Embeddings every item WOULD have with no interactions and no ID embedding.
 
@@ -271,7 +289,7 @@ class KGRecModel(nn.Module):
         "cold path" loss) is training the inference rule for unseen items.
 
         Args:
-            x: text features per node type.
+            text: :meth:`project`'s output.
             layers: the graph's layers from :meth:`forward_layers`.
             item_attr: ``[num_items, num_attributes]`` sparse CSR, values
                 ``1 / sqrt(n_attr(i) · d_a)``; attr_item: its transpose.
@@ -282,9 +300,8 @@ class KGRecModel(nn.Module):
         """
         n_i = self.num_nodes_by_type["item"]
         n_a = self.num_nodes_by_type["attribute"]
-        if self.config.use_text:
-            c0 = self.proj["item"](x["item"][:n_i]).float()
-        else:
+        c0 = text.get("item")
+        if c0 is None:
             c0 = torch.zeros(n_i, self.config.dim, device=layers[0].device)
         out = [c0]
         for h in layers[:-1]:

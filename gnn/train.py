@@ -45,7 +45,7 @@ __all__ = [
     "TrainResult",
     "export_trained",
     "plot_history",
-    "refit_config",
+    "refit",
     "resolve_device",
     "train_model",
     "validation_ndcg",
@@ -278,6 +278,7 @@ def train_model(
     *,
     valid_candidates: np.ndarray | None = None,
     encoder_fingerprint: str = "",
+    init: KGRecModel | None = None,
 ) -> TrainResult:
     """Train a :class:`KGRecModel` on ``snapshot``'s interactions.
 
@@ -294,6 +295,7 @@ def train_model(
         show_progress: epoch progress bar; ``None`` = on when logging at INFO.
         valid_candidates: optional ``bool [num_items]`` items ranked in validation.
         encoder_fingerprint: recorded in the :class:`TrainedModel`.
+        init: start from this model's weights (same node sets; see :func:`refit`).
 
     Returns:
         :class:`TrainResult`.
@@ -323,6 +325,8 @@ def train_model(
     item_has_id = torch.from_numpy(counts > 0)
     model = KGRecModel(config, n_u, n_i, snapshot.num_attributes, features.dim,
                        item_has_id).to(device)
+    if init is not None:
+        _warm_start(model, init)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
                                  weight_decay=config.weight_decay)
     b = min(config.batch_size, pairs.shape[1])
@@ -349,17 +353,21 @@ def train_model(
             pos = torch.from_numpy(pairs[1, idx]).to(device)
             keep = torch.from_numpy(rng.random(n_i) >= config.id_dropout).to(device)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-                layers, z = model.forward_layers(x, graph.adj, keep)
+                text = model.project(x)
+                layers, z = model.forward_layers(x, graph.adj, keep, text)
             cols = pos
             if m:
                 cols = torch.cat([pos, torch.from_numpy(rng.integers(0, n_i, m)).to(device)])
             zu = z[u]
             loss = _sampled_softmax(zu, z[off_i + cols], pos, cols, log_q, config)
             if cold_path:
-                zc = model.cold_item_embeddings(x, layers, graph.item_attr, graph.attr_item,
+                # the cold path trains the item side only (users are detached), on the
+                # first ``cold_rows`` rows: it must not slow the warm loss down
+                zc = model.cold_item_embeddings(text, layers, graph.item_attr, graph.attr_item,
                                                 off_a)
-                loss = loss + config.cold_weight * _sampled_softmax(zu, zc[cols], pos, cols,
-                                                                    log_q, config)
+                r = min(config.cold_rows, len(pos))
+                loss = loss + config.cold_weight * _sampled_softmax(
+                    zu[:r].detach(), zc[cols], pos[:r], cols, log_q, config)
             if not torch.isfinite(loss):
                 raise TrainingError(f"epoch {epoch}: loss is {loss.item()}; lower lr "
                                     f"(now {config.lr}) or raise temperature")
@@ -413,14 +421,34 @@ def train_model(
                        seconds=seconds, device=str(device))
 
 
-def refit_config(config: ModelConfig, result: TrainResult) -> ModelConfig:
-    """``config`` set to retrain, without validation, what ``result`` chose: its best
-    epoch count, its item–item ``λ``/``β`` and its long-tail slot interval."""
+def _warm_start(model: KGRecModel, init: KGRecModel) -> None:
+    """Copy ``init``'s weights into ``model`` (same node sets); items that get an ID
+    embedding only now start from zero, i.e. from their text and neighbours."""
+    state = {k: v for k, v in init.state_dict().items() if k != "item_has_id"}
+    model.load_state_dict(state, strict=False)
+    if model.config.use_id:
+        new = (model.item_has_id & ~init.item_has_id.to(model.item_has_id.device))
+        with torch.no_grad():
+            model.emb["item"].weight[:len(new)][new] = 0.0
+
+
+def refit(result: TrainResult, snapshot: GraphSnapshot, features: NodeFeatures,
+          show_progress: bool | None = None, *, encoder_fingerprint: str = "") -> TrainResult:
+    """Refit on all of ``snapshot``'s interactions (validation pairs included) what the
+    early-stopped ``result`` chose: its item–item ``λ``/``β`` and long-tail interval,
+    continuing from its weights for ``refit_fraction × best_epoch`` epochs.
+
+    Returns:
+        The refit :class:`TrainResult` (no validation history).
+    """
+    config = result.trained.config
     info = result.trained.info
-    return replace(config, max_epochs=max(1, result.best_epoch),
-                   item_item_lambda=info.get("item_item_lambda", config.item_item_lambda),
-                   item_item_weight=info.get("item_item_weight", config.item_item_weight),
-                   tail_every=info.get("tail_every", config.tail_every))
+    config = replace(config, max_epochs=max(1, round(result.best_epoch * config.refit_fraction)),
+                     item_item_lambda=info.get("item_item_lambda", config.item_item_lambda),
+                     item_item_weight=info.get("item_item_weight", config.item_item_weight),
+                     tail_every=info.get("tail_every", config.tail_every))
+    return train_model(snapshot, features, config, None, show_progress,
+                       encoder_fingerprint=encoder_fingerprint, init=result.model)
 
 
 def plot_history(history: dict[str, list[float]], path: str) -> None:

@@ -99,7 +99,7 @@ def train_from_graph(settings: object, driver: object, *, max_epochs: int | None
     from gnn.features import node_features
     from gnn.model import ModelConfig
     from gnn.split import FIT_FRACTION, split_pairs
-    from gnn.train import refit_config, train_model
+    from gnn.train import refit, train_model
     from gnn.writeback import write_back
     from kg.export import export_snapshot
     from kg.schema import ensure_user_vector_index
@@ -123,8 +123,8 @@ def train_from_graph(settings: object, driver: object, *, max_epochs: int | None
     result = train_model(snapshot.with_interactions(keep), features, config,
                          index[:, order[valid_mask]], show_progress,
                          encoder_fingerprint=encoder.fingerprint)
-    final = train_model(snapshot, features, refit_config(config, result), None, show_progress,
-                        encoder_fingerprint=encoder.fingerprint)
+    final = refit(result, snapshot, features, show_progress,
+                  encoder_fingerprint=encoder.fingerprint)
     trained = final.trained
     trained.version = time.strftime("kgrec-%Y%m%dT%H%M%S", time.gmtime())
     trained.info = {**trained.info, "best_epoch": result.best_epoch,

@@ -35,7 +35,7 @@ def train(
     from gnn.features import node_features
     from gnn.model import ModelConfig
     from gnn.split import FIT_FRACTION, split_pairs
-    from gnn.train import plot_history, refit_config, train_model
+    from gnn.train import plot_history, refit, train_model
     from gnn.writeback import write_back
     from kg.connection import connect
     from kg.export import export_snapshot
@@ -60,10 +60,9 @@ def train(
         valid = index[:, order[valid_mask]]
         result = train_model(snapshot.with_interactions(keep), features, config, valid,
                              encoder_fingerprint=encoder.fingerprint)
-        # refit on all interactions for the early-stopped epoch count
+        # refit on all interactions, from the early-stopped weights
         t0 = time.perf_counter()
-        final = train_model(snapshot, features, refit_config(config, result),
-                            None, encoder_fingerprint=encoder.fingerprint)
+        final = refit(result, snapshot, features, encoder_fingerprint=encoder.fingerprint)
         trained = final.trained
         version = time.strftime("kgrec-%Y%m%dT%H%M%S", time.gmtime())
         trained.version = version

@@ -15,7 +15,7 @@ from gnn.infer import embed_new_items, embed_users
 from gnn.kgrec_ranker import KGRecRanker, LongTailRanker, kgrec_rankers
 from gnn.model import KGRecModel, ModelConfig, spmm
 from gnn.ranker import EvalContext, Ranker
-from gnn.train import plot_history, train_model
+from gnn.train import _warm_start, plot_history, refit, train_model
 from kg.records import InteractionRecord, ItemRecord, UserRecord
 from kg.snapshot import GraphSnapshot, snapshot_from_records
 from kgrec.errors import ConfigError, TrainingError
@@ -157,6 +157,27 @@ def test_deterministic(planted) -> None:  # type: ignore[no-untyped-def]
     a = train_model(snap, feats, cfg, None, show_progress=False).trained
     b = train_model(snap, feats, cfg, None, show_progress=False).trained
     np.testing.assert_array_equal(a.item_emb, b.item_emb)
+
+
+def test_refit_continues_from_early_stopped_weights(planted, trained_planted) -> None:  # type: ignore[no-untyped-def]
+    snap, feats, _ = planted
+    first = trained_planted
+    # at a vanishing learning rate the refit must reproduce the early-stopped model
+    still = replace(first.trained.config, lr=1e-12)
+    frozen = replace(first, trained=replace(first.trained, config=still))
+    again = refit(frozen, snap, feats, show_progress=False)
+    assert again.history["epoch"][-1] == max(1, round(first.best_epoch * still.refit_fraction))
+    np.testing.assert_allclose(again.trained.item_emb, first.trained.item_emb, atol=1e-5)
+    assert again.trained.info["item_item_weight"] == first.trained.info["item_item_weight"]
+    # an item that gains an ID embedding in the refit starts from zero, the others carry over
+    model = KGRecModel(first.model.config, snap.num_users, snap.num_items, snap.num_attributes,
+                       D, torch.ones(snap.num_items, dtype=torch.bool))
+    _warm_start(model, first.model)
+    gained = ~first.model.item_has_id
+    assert gained[snap.item_ids.index("cold-a")]
+    w, w0 = model.emb["item"].weight.detach(), first.model.emb["item"].weight.detach()
+    assert torch.all(w[gained] == 0)
+    torch.testing.assert_close(w[~gained], w0[~gained])
 
 
 def test_checkpoint_roundtrip(trained_planted, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -6,7 +6,14 @@ Each step propagates the whole graph once (``Â`` is a sparse CSR tensor; no
 minimises the softmax cross-entropy of each user's positive against the batch's other
 positives (+ ``uniform_negatives`` uniformly drawn items) at temperature ``τ``. The
 in-batch negatives are drawn ∝ popularity, which debiases popular items; ``logq``
-scales the correction that removes that debiasing.
+scales the correction that removes that debiasing. The cold-path loss (the same
+softmax for the first ``cold_rows`` rows, items embedded as if new, users detached)
+trains the rule that embeds cold and new items without slowing the warm loss.
+
+:func:`refit` then folds the validation pairs in: it continues from the
+early-stopped weights on all pairs for a fraction of the epochs (on MovieLens 100K
+W/C NDCG@20 0.4530/0.3359 vs 0.4540/0.3432 for a from-scratch refit at 2× the time,
+and 0.4519/0.3260 with no refit training at all).
 
 Scale and memory (float32, ``N`` nodes, ``nnz`` directed edges, ``d = dim``,
 ``L = layers``, ``D`` feature size): one step holds ``O(N·d·(L + 2) + nnz + N·D)``
@@ -424,8 +431,10 @@ def train_model(
 def _warm_start(model: KGRecModel, init: KGRecModel) -> None:
     """Copy ``init``'s weights into ``model`` (same node sets); items that get an ID
     embedding only now start from zero, i.e. from their text and neighbours."""
-    state = {k: v for k, v in init.state_dict().items() if k != "item_has_id"}
-    model.load_state_dict(state, strict=False)
+    if init.num_nodes_by_type != model.num_nodes_by_type:
+        raise TrainingError(f"cannot warm-start: node counts {init.num_nodes_by_type} "
+                            f"differ from {model.num_nodes_by_type}")
+    model.load_state_dict({**init.state_dict(), "item_has_id": model.item_has_id})
     if model.config.use_id:
         new = (model.item_has_id & ~init.item_has_id.to(model.item_has_id.device))
         with torch.no_grad():

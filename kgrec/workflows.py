@@ -84,12 +84,23 @@ def watch_folder(rec: Recommender, folder: Path, state_path: Path, *, interval: 
 
 
 def train_from_graph(settings: object, driver: object, *, max_epochs: int | None = None,
-                     device: str | None = None, show_progress: bool | None = None) -> object:
+                     device: str | None = None, show_progress: bool | None = None,
+                     out: Path | None = None, write: bool = True) -> object:
     """Export → encode → train (early-stopped on a 10 % split, then refit on all) →
-    checkpoint (``models_dir/<version>`` + ``latest``) → write back; as ``kgrec train``.
+    checkpoint with its training curves → write back; what ``kgrec train`` runs.
+
+    Args:
+        settings, driver: the configuration and an open Neo4j driver.
+        max_epochs: epoch cap (early stopping decides below it).
+        device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``; default ``KGREC_DEVICE``.
+        show_progress: progress bars.
+        out: checkpoint folder; default ``models_dir/<version>``, which also becomes
+            ``latest``.
+        write: write the embeddings back to Neo4j.
 
     Returns:
-        The :class:`gnn.trained.TrainedModel` (with its version set).
+        The :class:`gnn.trained.TrainedModel` (version set; ``info`` adds the
+        validation ``history``, ``checkpoint`` folder and ``written`` counts).
     """
     import dataclasses
 
@@ -99,7 +110,7 @@ def train_from_graph(settings: object, driver: object, *, max_epochs: int | None
     from gnn.features import node_features
     from gnn.model import ModelConfig
     from gnn.split import FIT_FRACTION, split_pairs
-    from gnn.train import refit, train_model
+    from gnn.train import plot_history, refit, train_model
     from gnn.writeback import write_back
     from kg.export import export_snapshot
     from kg.schema import ensure_user_vector_index
@@ -115,6 +126,7 @@ def train_from_graph(settings: object, driver: object, *, max_epochs: int | None
     encoder = TextEncoder(settings.encoder)
     features = node_features(snapshot, FeatureStore(settings.features_dir, encoder),
                              show_progress=show_progress)
+    # validation: 10% of each user's items, the protocol's carving (seed + 1)
     index = snapshot.interaction_index
     order = np.lexsort((index[1], index[0]))
     fit_mask, valid_mask = split_pairs(index[:, order], settings.seed + 1, FIT_FRACTION)
@@ -127,10 +139,18 @@ def train_from_graph(settings: object, driver: object, *, max_epochs: int | None
                   encoder_fingerprint=encoder.fingerprint)
     trained = final.trained
     trained.version = time.strftime("kgrec-%Y%m%dT%H%M%S", time.gmtime())
-    trained.info = {**trained.info, "best_epoch": result.best_epoch,
-                    "best_val_ndcg": max(result.history["val_ndcg"], default=None)}
-    save_checkpoint(settings.models_dir / trained.version, trained)
-    write_latest_pointer(settings.models_dir, trained.version)
-    write_back(driver, trained, database, show_progress=show_progress)
-    ensure_user_vector_index(driver, trained.dim, database)  # type: ignore[arg-type]
+    folder = Path(out) if out is not None else settings.models_dir / trained.version
+    trained.info = {**trained.info, "history": result.history, "best_epoch": result.best_epoch,
+                    "seconds": result.seconds + final.seconds,
+                    "best_val_ndcg": max(result.history["val_ndcg"], default=None),
+                    "checkpoint": str(folder)}
+    save_checkpoint(folder, trained)
+    plot_history(result.history, str(folder / "curves.png"))
+    if out is None:
+        write_latest_pointer(settings.models_dir, trained.version)
+    written = {"items": 0, "users": 0}
+    if write:
+        written = write_back(driver, trained, database, show_progress=show_progress)
+        ensure_user_vector_index(driver, trained.dim, database)  # type: ignore[arg-type]
+    trained.info["written"] = written
     return trained

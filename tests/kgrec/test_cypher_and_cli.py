@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -80,6 +81,23 @@ def test_cli_explain_similar_json(cli) -> None:  # type: ignore[no-untyped-def]
     assert res.exit_code == 0 and len(json.loads(res.stdout)["items"]) == 4
     res = runner.invoke(app, ["-q", "recommend", "ua0", "-k", "3"])
     assert res.exit_code == 0 and "Recommendations for ua0" in res.output
+
+
+def test_cli_train_writes_checkpoint_and_curves(cli, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from gnn.checkpoint import load_checkpoint
+
+    runner, app = cli
+    latest = (settings.models_dir / "latest").read_text()
+    res = runner.invoke(app, ["-q", "train", "--epochs", "3", "--device", "cpu",
+                              "--out", str(tmp_path / "ck"), "--no-write"])
+    assert res.exit_code == 0, res.output
+    assert "best epoch" in res.output and "wrote 0 item" in res.output
+    assert (tmp_path / "ck" / "curves.png").stat().st_size > 1000
+    tm = load_checkpoint(tmp_path / "ck")
+    assert "ua0" in tm.user_ids and tm.info["best_epoch"] >= 1
+    assert np.isfinite(tm.score(np.arange(tm.num_users))).all()
+    # --out leaves the served model alone
+    assert (settings.models_dir / "latest").read_text() == latest
 
 
 def test_cli_ingest_file(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]

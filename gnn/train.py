@@ -17,7 +17,7 @@ and 0.4519/0.3260 with no refit training at all).
 
 Scale and memory (float32, ``N`` nodes, ``nnz`` directed edges, ``d = dim``,
 ``L = layers``, ``D`` feature size): one step holds ``O(N·d·(L + 2) + nnz + N·D)``
-floats plus ``B·(B + M)`` logits, and costs ``O(nnz·d·L + N·D·d)``. Rough limits with
+floats plus ``(B + cold_rows)·(B + M)`` logits, and costs ``O(nnz·d·L + N·D·d)``. Rough limits with
 the defaults (``d = 64``, ``L = 2``, ``D = 384``, ``B = 1024``): the text features
 dominate (``N·D·4`` bytes ≈ 1.5 KB per node; twice that with Adam states and
 gradients on the projection's activations), so ~3 M nodes / 50 M edges fit this

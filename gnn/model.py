@@ -48,6 +48,9 @@ class ModelConfig:
         temperature: softmax temperature ``τ`` of the cosine score.
         cosine: score by cosine (True) or by dot product.
         id_dropout: probability of dropping an item's ID embedding in a training step.
+        text_dropout: probability of dropping each text-feature dimension in the
+            cold-path loss (one mask per step, shared by all items); it keeps the rule
+            that embeds cold items from fitting the warm items' exact text.
         uniform_negatives: uniformly sampled negative items added to the in-batch ones.
         logq: strength ``α`` of the logQ correction (``logit -= α log p_item``); 0 keeps
             in-batch softmax's popularity debiasing, 1 removes it.
@@ -90,6 +93,7 @@ class ModelConfig:
     temperature: float = 0.15
     cosine: bool = True
     id_dropout: float = 0.5
+    text_dropout: float = 0.5
     uniform_negatives: int = 0
     logq: float = 1.0
     cold_weight: float = 2.0
@@ -98,7 +102,7 @@ class ModelConfig:
     weight_decay: float = 0.0
     batch_size: int = 1024
     max_epochs: int = 100
-    patience: int = 5
+    patience: int = 4
     refit_fraction: float = 0.3
     eval_every: int = 1
     seed: int = 2026
@@ -117,6 +121,7 @@ class ModelConfig:
             raise ConfigError("ModelConfig: at least one of use_text and use_id must be True")
         checks = {"dim": self.dim >= 1, "layers": self.layers >= 0,
                   "temperature": self.temperature > 0, "id_dropout": 0 <= self.id_dropout < 1,
+                  "text_dropout": 0 <= self.text_dropout < 1,
                   "uniform_negatives": self.uniform_negatives >= 0, "lr": self.lr > 0,
                   "weight_decay": self.weight_decay >= 0, "batch_size": self.batch_size >= 2,
                   "max_epochs": self.max_epochs >= 1, "patience": self.patience >= 1,
@@ -219,13 +224,21 @@ class KGRecModel(nn.Module):
                 f"attributes={n['attribute']}, dim={c.dim}, layers={c.layers}, "
                 f"text={c.use_text}, attributes_on={c.use_attributes}, id={c.use_id})")
 
-    def project(self, x: dict[str, Tensor]) -> dict[str, Tensor]:
-        """The learned text projection ``W_type · x[v] + b_type`` per node type
-        (empty without ``use_text``); each ``float32 [N_type, dim]``."""
+    def project(self, x: dict[str, Tensor], dropout: float = 0.0) -> dict[str, Tensor]:
+        """The learned text projection ``W_type · x[v] + b_type`` for each node type in
+        ``x`` (empty without ``use_text``); each ``float32 [N_type, dim]``.
+
+        ``dropout`` zeroes that share of the feature dimensions (the same ones for every
+        node; one random draw per call) and rescales the rest.
+        """
         if not self.config.use_text:
             return {}
-        return {t: self.proj[t](x[t][:n]).float()
-                for t, n in self.num_nodes_by_type.items() if n}
+        if dropout:
+            v = next(iter(x.values()))
+            mask = (torch.rand(v.shape[1], device=v.device) >= dropout).float() / (1 - dropout)
+            x = {t: f * mask for t, f in x.items()}
+        return {t: self.proj[t](f[:self.num_nodes_by_type[t]]).float()
+                for t, f in x.items() if self.num_nodes_by_type[t]}
 
     def layer0(self, x: dict[str, Tensor], item_id_keep: Tensor | None = None,
                text: dict[str, Tensor] | None = None) -> Tensor:

@@ -8,7 +8,11 @@ positives (+ ``uniform_negatives`` uniformly drawn items) at temperature ``τ``.
 in-batch negatives are drawn ∝ popularity, which debiases popular items; ``logq``
 scales the correction that removes that debiasing. The cold-path loss (the same
 softmax for the first ``cold_rows`` rows, items embedded as if new, users detached)
-trains the rule that embeds cold and new items without slowing the warm loss.
+trains the rule that embeds cold and new items without slowing the warm loss; it
+sees the text with ``text_dropout`` of the feature dimensions dropped, which keeps
+that rule from fitting the warm items' exact text (on MovieLens 100K, seed 2026, C
+NDCG@20 then holds at ~0.36 instead of sliding from 0.38 at epoch 5 to 0.31 by epoch
+20 while the warm validation NDCG still rises).
 
 :func:`refit` then folds the validation pairs in: it continues from the
 early-stopped weights on all pairs for a fraction of the epochs (on MovieLens 100K
@@ -370,8 +374,10 @@ def train_model(
             if cold_path:
                 # the cold path trains the item side only (users are detached), on the
                 # first ``cold_rows`` rows: it must not slow the warm loss down
-                zc = model.cold_item_embeddings(text, layers, graph.item_attr, graph.attr_item,
-                                                off_a)
+                text_c = model.project({"item": x["item"]}, config.text_dropout) \
+                    if config.text_dropout else text
+                zc = model.cold_item_embeddings(text_c, layers, graph.item_attr,
+                                                graph.attr_item, off_a)
                 r = min(config.cold_rows, len(pos))
                 loss = loss + config.cold_weight * _sampled_softmax(
                     zu[:r].detach(), zc[cols], pos[:r], cols, log_q, config)

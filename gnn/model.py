@@ -13,7 +13,10 @@ retrieval through a plain inner-product vector index.
 An item without training interactions has no ID embedding (its ID row is masked to
 zero), so cold items are embedded from their text and their attribute neighbours
 by exactly the same rule as warm items. ID dropout (items only) trains the text and
-attribute paths to carry warm items too, which is what makes cold items work.
+attribute paths to carry warm items too, which is what makes cold items work. The
+training's cold-path loss scores items embedded by that rule
+(:meth:`KGRecModel.cold_item_embeddings`), with feature-dimension dropout on their
+text (``text_dropout``) so that the rule generalises beyond the warm items' text.
 """
 
 from __future__ import annotations

@@ -119,6 +119,20 @@ def test_model_shapes_and_repr(planted) -> None:  # type: ignore[no-untyped-def]
         ModelConfig.from_dict({"dimension": 3})
 
 
+def test_text_dropout_drops_the_same_feature_dimensions_for_every_node() -> None:
+    torch.manual_seed(0)
+    model = KGRecModel(SMALL, 1, 64, 0, 64)
+    w, b = model.proj["item"].weight.detach(), model.proj["item"].bias.detach()
+    basis = torch.eye(64)  # item j's text is feature dimension j alone
+    out = model.project({"item": basis}, dropout=0.5)["item"].detach()
+    kept = ~torch.isclose(out, b.expand_as(out), atol=1e-6).all(dim=1)
+    assert 16 < int(kept.sum()) < 48  # about half the dimensions survive
+    assert torch.allclose(out[kept], (2.0 * w.T + b)[kept], atol=1e-5)  # rescaled by 1/(1-p)
+    assert torch.allclose(model.project({"item": basis})["item"], basis @ w.T + b, atol=1e-6)
+    with pytest.raises(ConfigError, match="text_dropout"):
+        ModelConfig(text_dropout=1.0)
+
+
 def test_known_answer_communities(planted, trained_planted) -> None:  # type: ignore[no-untyped-def]
     snap, _, _ = planted
     tm = trained_planted.trained

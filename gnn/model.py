@@ -96,10 +96,10 @@ class ModelConfig:
     temperature: float = 0.15
     cosine: bool = True
     id_dropout: float = 0.5
-    text_dropout: float = 0.5
+    text_dropout: float = 0.7
     uniform_negatives: int = 0
     logq: float = 1.0
-    cold_weight: float = 2.0
+    cold_weight: float = 3.0
     cold_rows: int = 256
     lr: float = 0.03
     weight_decay: float = 0.0

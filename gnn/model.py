@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kgrec.errors import ConfigError
@@ -236,12 +237,21 @@ class KGRecModel(nn.Module):
         """
         if not self.config.use_text:
             return {}
-        if dropout:
-            v = next(iter(x.values()))
-            mask = (torch.rand(v.shape[1], device=v.device) >= dropout).float() / (1 - dropout)
-            x = {t: f * mask for t, f in x.items()}
-        return {t: self.proj[t](f[:self.num_nodes_by_type[t]]).float()
-                for t, f in x.items() if self.num_nodes_by_type[t]}
+        out = {}
+        mask = None
+        for t, f in x.items():
+            n = self.num_nodes_by_type[t]
+            if not n:
+                continue
+            lin = self.proj[t]
+            if dropout:  # dropping input dimensions = dropping the weight's columns
+                if mask is None:
+                    mask = (torch.rand(f.shape[1], device=f.device) >= dropout).float()
+                    mask = mask / (1 - dropout)
+                out[t] = F.linear(f[:n], lin.weight * mask, lin.bias).float()
+            else:
+                out[t] = lin(f[:n]).float()
+        return out
 
     def layer0(self, x: dict[str, Tensor], item_id_keep: Tensor | None = None,
                text: dict[str, Tensor] | None = None) -> Tensor:

@@ -7,7 +7,7 @@
 4. show a user's top-10 with titles and why the first one is recommended;
 5. add a brand-new item (a description and attributes only) that fits that user's
    main taste, and show it is recommended at once: its rank for the user, the users
-   it ranks highest for, and its explanation;
+   it ranks highest for, the top user's list with a new-item slot, and its explanation;
 6. print the Cypher (with parameters) that shows the same in Neo4j Browser.
 """
 
@@ -113,7 +113,10 @@ def run_demo(settings: Settings, *, dataset: str = "synthetic", n_users: int = 2
         for u in best_users:
             r = rec.recommend(u, k=len(rec.items)).item_ids
             console.print(f"  {u}: {new_id} ranks {r.index(new_id) + 1 if new_id in r else '-'}")
-        print_explanation(rec, rec.explain(user, new_id))
+        fan = best_users[0]
+        _print_recs(rec, rec.recommend(fan, k=10, new_items=1),
+                    f"Top-10 for {fan} with a slot for new items (new_items=1)", False)
+        print_explanation(rec, rec.explain(fan, new_id))
         console.print(Rule("6. The same in Neo4j Browser"))
         console.print(":params " + json.dumps({"item_id": new_id, "k": 5}), markup=False)
         console.print(cypher_file("similar_items"), markup=False)

@@ -302,7 +302,8 @@ class Recommender:
     # ------------------------------------------------------------------ recommend
     def recommend(self, user_id: str, k: int = 20, *, exclude_seen: bool = True,
                   filters: Mapping[str, object] | None = None,
-                  diversity: float = 0.0, long_tail: bool = False) -> Recommendations:
+                  diversity: float = 0.0, long_tail: bool = False,
+                  new_items: int = 0) -> Recommendations:
         """Top-``k`` items for a user.
 
         Args:
@@ -319,6 +320,12 @@ class Recommender:
                 the top 20% by interactions; brand-new items count as tail), with ``n``
                 chosen at training time within a small validation-accuracy budget (see
                 :mod:`gnn.long_tail`). Not combined with ``diversity``.
+            new_items: guarantee up to this many new items (added after training, or
+                without interactions when it trained), the ones the model scores highest
+                for the user, at every ``max(2, k // new_items)``-th position. Their
+                scores come from text and attributes only, so an accuracy-ranked list
+                rarely has room for them (see README, "New items in mixed lists").
+                Not combined with ``diversity`` or ``long_tail``.
 
         Returns:
             :class:`Recommendations`; ``.fallback`` is ``"profile"`` or ``"popularity"``
@@ -336,8 +343,11 @@ class Recommender:
         if isinstance(diversity, bool) or not isinstance(diversity, int | float) or \
                 not 0.0 <= float(diversity) <= 1.0:
             raise RequestError(f"diversity must be a number in [0, 1], got {diversity!r}")
-        if long_tail and diversity > 0:
-            raise RequestError("long_tail and diversity re-rank the same list; use one")
+        if isinstance(new_items, bool) or not isinstance(new_items, int) or new_items < 0:
+            raise RequestError(f"new_items must be an integer >= 0, got {new_items!r}")
+        if sum((bool(long_tail), diversity > 0, new_items > 0)) > 1:
+            raise RequestError("long_tail, diversity and new_items re-rank the same list; "
+                               "use one")
         spec = parse_filters(filters, self.items.kinds())
         self._check_user(user_id)
         scores, fallback = self._user_scores(user_id)
@@ -350,18 +360,33 @@ class Recommender:
         every = int(self.trained.info.get("tail_every") or 0) if long_tail else 0
         if diversity > 0:
             rows, vals = self._mmr(scores, k, allowed, float(diversity))
-        elif every:
+        elif every or new_items:
             from gnn.long_tail import interleave, tail_items
 
             if allowed is not None:
                 scores[~allowed] = -np.inf
-            rows = interleave(scores, tail_items(self.items.popularity), every, k)
+            if every:
+                rows = interleave(scores, tail_items(self.items.popularity), every, k)
+            else:
+                rows = interleave(scores, self._best_new(scores, new_items),
+                                  max(2, k // new_items), k)
             vals = scores[rows]
         else:
             rows, vals = top_k(scores, k, allowed)
         return Recommendations(tuple(Recommendation(self.items.ids[r], float(s))
                                      for r, s in zip(rows.tolist(), vals.tolist(), strict=True)),
                                user_id=user_id, fallback=fallback)
+
+    def _best_new(self, scores: np.ndarray, n: int) -> np.ndarray:
+        """``bool [n_items]``: the ``n`` best-scored recommendable new items."""
+        new = np.ones(len(scores), dtype=bool)
+        new[:self._n_model] = ~self.trained.item_has_id
+        cand = np.flatnonzero(new & np.isfinite(scores))
+        if len(cand) > n:
+            cand = cand[np.argpartition(-scores[cand], n - 1)[:n]]
+        out = np.zeros(len(scores), dtype=bool)
+        out[cand] = True
+        return out
 
     def recommend_many(self, user_ids: Iterable[str], k: int = 20, **kwargs: Any
                        ) -> dict[str, Recommendations]:

@@ -78,13 +78,15 @@ def recommend(
     include_seen: Annotated[bool, typer.Option(help="Keep items the user knows.")] = False,
     long_tail: Annotated[bool, typer.Option(
         help="Every n-th slot to the best long-tail item (n chosen at training).")] = False,
+    new_items: Annotated[int, typer.Option(
+        help="Guarantee up to N items added since training (the best-scored ones).")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Top-k recommendations for a user."""
     filters = parse_filter_options(filter_ or [])
     with _recommender() as rec:
         recs = rec.recommend(user, k, exclude_seen=not include_seen, filters=filters or None,
-                             diversity=diversity, long_tail=long_tail)
+                             diversity=diversity, long_tail=long_tail, new_items=new_items)
         _print_recs(rec, recs, f"Recommendations for {user}", as_json)
 
 

@@ -199,6 +199,28 @@ def test_add_items_recommendable_at_once(rec, neo4j_driver) -> None:  # type: ig
                          ).unchanged == 1
 
 
+def test_new_item_slots(rec) -> None:  # type: ignore[no-untyped-def]
+    rec.add_items([{"id": "new-slot", "title": "Nebula Starship Voyage",
+                    "description": "A starship crew explores a galaxy nebula.",
+                    "attributes": {"genre": ["SciFi"], "style": ["futuristic"]}}])
+    tm = rec.trained
+    new = {i for r, i in enumerate(rec.items.ids)
+           if r >= tm.num_items or not tm.item_has_id[r]}
+    best_new = max(new, key=lambda i: rec.score("ub0", i))
+    plain = rec.recommend("ub0", k=6).item_ids
+    slots = rec.recommend("ub0", k=6, new_items=1).item_ids
+    assert not new & set(plain) and slots[5] == best_new  # position max(2, 6 // 1)
+    assert slots[:5] == plain[:5]
+    # both new items are SciFi: the filter leaves none for the slot
+    assert not new & set(rec.recommend("ub0", k=6, new_items=1,
+                                       filters={"-genre": ["SciFi"]}).item_ids)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(RequestError, match="new_items"):
+            rec.recommend("ub0", new_items=bad)
+    with pytest.raises(RequestError, match="use one"):
+        rec.recommend("ub0", new_items=1, long_tail=True)
+
+
 def test_add_items_validation(rec) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(RecordError, match=r"record 2: field 'title'"):
         rec.add_items([{"id": "ok-1", "title": "x"}, {"id": "bad", "title": 42}])

@@ -1,0 +1,113 @@
+"""What the C (cold-item) protocol allows: attribute baselines per attribute kind, and the
+popularity ceiling, beside kgrec's measured C NDCG@20.
+
+For each seed, on the C split of a dataset (default MovieLens 100K):
+
+- **AttrProfile** restricted to each attribute kind, to every pair of kinds, and with
+  all kinds (the harness's AttrProfile chooses between "all" and single kinds on
+  validation). It shows which kinds make the cold baseline strong.
+- **popularity ceiling**: every user gets the cold items ranked by their number of
+  *test* interactions. It reads the test set, so it is not a baseline: it is the best
+  any non-personalised ranking of the cold items can do, and cold-item ranking on
+  sparse data is mostly a popularity-prediction problem.
+- **kgrec**: its C NDCG@20 per seed from ``benchmarks/results/evaluate.jsonl`` (the
+  full harness run), when that file holds C rows for the dataset.
+
+Prints a Markdown table (NDCG@20, Recall@20; mean ± std over seeds) and writes
+``benchmarks/results/cold_ceiling.json``. Takes seconds (no model is trained).
+
+Run: ``.venv/bin/python benchmarks/cold_ceiling.py [--dataset DIR|movielens:PATH]
+[--seeds 2026,2027,2028]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+from _machine import machine_info
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
+sys.path.insert(0, str(ROOT))
+DEFAULT_DATASET = f"movielens:{ROOT.parent / 'shared' / 'datasets' / 'ml-100k'}"
+
+
+class PopularityCeiling:
+    """Scores every item by its test-interaction count (reads the test set: a ceiling)."""
+
+    name = "popularity ceiling (reads test)"
+
+    def __init__(self, test_counts: object) -> None:
+        self.counts = test_counts
+
+    def fit(self, train: object, context: object) -> None:
+        pass
+
+    def score(self, user_idx: object) -> object:
+        import numpy as np
+
+        return np.tile(self.counts, (len(user_idx), 1))  # type: ignore[arg-type]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", default=DEFAULT_DATASET)
+    parser.add_argument("--seeds", default="2026,2027,2028")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+
+    import numpy as np
+
+    from gnn.baselines._common import attribute_kinds
+    from gnn.baselines.attr_profile import AttrProfile
+    from gnn.evaluate import _rank, read_jsonl
+    from gnn.split import make_split
+    from ingest import read_dataset
+
+    data = read_dataset(args.dataset)
+    snap = data.to_snapshot()
+    kinds = attribute_kinds(snap)
+    subsets = [(k,) for k in kinds] + list(itertools.combinations(kinds, 2))
+    results: dict[str, list[tuple[float, float]]] = {}
+    for seed in (int(s) for s in args.seeds.split(",")):
+        split = make_split(snap, "c", seed)
+        counts = np.bincount(split.test[1], minlength=snap.num_items).astype(np.float32)
+        models = [(f"AttrProfile ({' + '.join(s)})", AttrProfile(kinds=s)) for s in subsets]
+        models += [("AttrProfile (all kinds)", AttrProfile(kinds=None)),
+                   (PopularityCeiling.name, PopularityCeiling(counts))]
+        for name, model in models:
+            model.fit(split.train, None)  # type: ignore[arg-type]
+            m = _rank(model, split, [20])[0]  # type: ignore[arg-type]
+            results.setdefault(name, []).append((m.ndcg, m.recall))
+    evaluated = args.out / "evaluate.jsonl"
+    if evaluated.exists():
+        rows = [r for r in read_jsonl(evaluated) if r.protocol == "C" and r.model == "kgrec"
+                and r.k == 20 and r.dataset == data.name]
+        if rows:
+            results["kgrec (benchmarks/evaluate.py run)"] = [(r.ndcg, r.recall) for r in rows]
+
+    lines = ["| model | NDCG@20 | Recall@20 | seeds |", "|---|---|---|---|"]
+    summary = {}
+    for name, vals in results.items():
+        a = np.asarray(vals)
+        mean, std = a.mean(0), a.std(0)
+        summary[name] = {"ndcg": round(float(mean[0]), 4), "ndcg_std": round(float(std[0]), 4),
+                         "recall": round(float(mean[1]), 4), "seeds": len(vals)}
+        lines.append(f"| {name} | {mean[0]:.4f} ± {std[0]:.4f} | {mean[1]:.4f} ± {std[1]:.4f} "
+                     f"| {len(vals)} |")
+    table = "\n".join(lines)
+    print(f"dataset {data.name}, C protocol, seeds {args.seeds}\n\n{table}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    out = args.out / "cold_ceiling.json"
+    out.write_text(json.dumps({"dataset": data.name, "spec": args.dataset, "seeds": args.seeds,
+                               "machine": machine_info(("numpy", "kgrec"), torch=False),
+                               "models": summary, "table": table}, indent=2))
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -27,7 +27,9 @@ import itertools
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from _machine import machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,16 +43,14 @@ class PopularityCeiling:
 
     name = "popularity ceiling (reads test)"
 
-    def __init__(self, test_counts: object) -> None:
+    def __init__(self, test_counts: np.ndarray) -> None:
         self.counts = test_counts
 
     def fit(self, train: object, context: object) -> None:
         pass
 
-    def score(self, user_idx: object) -> object:
-        import numpy as np
-
-        return np.tile(self.counts, (len(user_idx), 1))  # type: ignore[arg-type]
+    def score(self, user_idx: np.ndarray) -> np.ndarray:
+        return np.tile(self.counts, (len(user_idx), 1))
 
 
 def main() -> None:
@@ -59,8 +59,6 @@ def main() -> None:
     parser.add_argument("--seeds", default="2026,2027,2028")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
-
-    import numpy as np
 
     from gnn.baselines._common import attribute_kinds
     from gnn.baselines.attr_profile import AttrProfile
@@ -76,12 +74,12 @@ def main() -> None:
     for seed in (int(s) for s in args.seeds.split(",")):
         split = make_split(snap, "c", seed)
         counts = np.bincount(split.test[1], minlength=snap.num_items).astype(np.float32)
-        models = [(f"AttrProfile ({' + '.join(s)})", AttrProfile(kinds=s)) for s in subsets]
+        models: list[tuple[str, Any]] = [(f"AttrProfile ({' + '.join(s)})", AttrProfile(kinds=s)) for s in subsets]
         models += [("AttrProfile (all kinds)", AttrProfile(kinds=None)),
                    (PopularityCeiling.name, PopularityCeiling(counts))]
         for name, model in models:
-            model.fit(split.train, None)  # type: ignore[arg-type]
-            m = _rank(model, split, [20])[0]  # type: ignore[arg-type]
+            model.fit(split.train, None)
+            m = _rank(model, split, [20])[0]
             results.setdefault(name, []).append((m.ndcg, m.recall))
     evaluated = args.out / "evaluate.jsonl"
     if evaluated.exists():

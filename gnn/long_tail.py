@@ -22,8 +22,8 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["EVERY_GRID", "HEAD_FRACTION", "choose_every", "interleave", "rank_scores",
-           "tail_items"]
+__all__ = ["EVERY_GRID", "HEAD_FRACTION", "best_of", "choose_every", "interleave",
+           "rank_scores", "tail_items"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,17 @@ def interleave(scores: np.ndarray, tail: np.ndarray, every: int, k: int) -> np.n
         else:  # both streams exhausted (k exceeded what they hold)
             break
     return np.asarray(out, dtype=np.int64)
+
+
+def best_of(scores: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """``bool [len(scores)]``: the ``n`` highest-scored finite items of ``mask`` (a stream
+    for :func:`interleave` that holds at most ``n`` items)."""
+    cand = np.flatnonzero(mask & np.isfinite(scores))
+    if len(cand) > n:
+        cand = cand[np.argpartition(-scores[cand], n - 1)[:n]]
+    out = np.zeros(len(scores), dtype=bool)
+    out[cand] = True
+    return out
 
 
 def rank_scores(scores: np.ndarray, seen: sp.csr_matrix, user_idx: np.ndarray,

@@ -361,14 +361,14 @@ class Recommender:
         if diversity > 0:
             rows, vals = self._mmr(scores, k, allowed, float(diversity))
         elif every or new_items:
-            from gnn.long_tail import interleave, tail_items
+            from gnn.long_tail import best_of, interleave, tail_items
 
             if allowed is not None:
                 scores[~allowed] = -np.inf
             if every:
                 rows = interleave(scores, tail_items(self.items.popularity), every, k)
             else:
-                rows = interleave(scores, self._best_new(scores, new_items),
+                rows = interleave(scores, best_of(scores, self._new_rows(), new_items),
                                   max(2, k // new_items), k)
             vals = scores[rows]
         else:
@@ -377,16 +377,11 @@ class Recommender:
                                      for r, s in zip(rows.tolist(), vals.tolist(), strict=True)),
                                user_id=user_id, fallback=fallback)
 
-    def _best_new(self, scores: np.ndarray, n: int) -> np.ndarray:
-        """``bool [n_items]``: the ``n`` best-scored recommendable new items."""
-        new = np.ones(len(scores), dtype=bool)
+    def _new_rows(self) -> np.ndarray:
+        """``bool [n_items]``: items added after training or without training interactions."""
+        new = np.ones(len(self.items), dtype=bool)
         new[:self._n_model] = ~self.trained.item_has_id
-        cand = np.flatnonzero(new & np.isfinite(scores))
-        if len(cand) > n:
-            cand = cand[np.argpartition(-scores[cand], n - 1)[:n]]
-        out = np.zeros(len(scores), dtype=bool)
-        out[cand] = True
-        return out
+        return new
 
     def recommend_many(self, user_ids: Iterable[str], k: int = 20, **kwargs: Any
                        ) -> dict[str, Recommendations]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from gnn.long_tail import EVERY_GRID, choose_every, interleave, rank_scores, tail_items
+from gnn.long_tail import EVERY_GRID, best_of, choose_every, interleave, rank_scores, tail_items
 from gnn.train import validation_ndcg
 
 
@@ -23,6 +23,15 @@ def test_interleave_every_third_slot_is_best_tail_item() -> None:
     # no tail left -> the plain order fills the slot; k beyond the allowed items is cut
     only_5 = np.arange(8) == 5
     assert interleave(scores, only_5, 2, 20).tolist() == [0, 5, 1, 2, 3, 4, 6]
+
+
+def test_best_of_keeps_the_n_best_finite_items_of_the_mask() -> None:
+    scores = np.array([5.0, -np.inf, 3.0, 4.0, 1.0, 2.0])
+    mask = np.array([False, True, True, True, False, True])
+    assert np.flatnonzero(best_of(scores, mask, 2)).tolist() == [2, 3]
+    assert np.flatnonzero(best_of(scores, mask, 9)).tolist() == [2, 3, 5]  # -inf never
+    # as a stream, the slot holds the best masked item the main stream did not place
+    assert interleave(scores, best_of(scores, mask, 1), 2, 4).tolist() == [0, 3, 2, 5]
 
 
 def test_rank_scores_orders_like_interleave_after_masking_seen() -> None:

@@ -1,9 +1,14 @@
-"""Machine description written into every benchmark's JSON (imported by the scripts)."""
+"""Machine description written into every benchmark's JSON, and the timing and peak-memory
+helpers the scripts share."""
 
 from __future__ import annotations
 
 import os
 import platform
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -41,3 +46,39 @@ def machine_info(packages: tuple[str, ...] = (), *, torch: bool = True,
         info["gpu"] = (_torch.cuda.get_device_name(0) if _torch.cuda.is_available() else None)
     info.update(extra)
     return info
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * 4096
+
+
+@contextmanager
+def peak_memory(out: dict[str, float], device: str) -> Iterator[None]:
+    """Record the peak resident-set growth (MB) of the block, and CUDA peak on a GPU."""
+    import torch
+
+    base, peak, done = _rss_bytes(), [_rss_bytes()], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.01):
+            peak[0] = max(peak[0], _rss_bytes())
+
+    thread = threading.Thread(target=sample, daemon=True)
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        out["peak_rss_growth_mb"] = round((max(peak[0], _rss_bytes()) - base) / 2**20, 1)
+        if device.startswith("cuda"):
+            out["cuda_peak_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - t0

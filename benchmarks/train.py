@@ -26,56 +26,16 @@ import argparse
 import json
 import logging
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from _machine import machine_info
+from _machine import machine_info, peak_memory, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 sys.path.insert(0, str(ROOT))
 DEFAULT_DATASET = f"movielens:{ROOT.parent / 'shared' / 'datasets' / 'ml-100k'}"
 TARGET_CPU_S, TARGET_GPU_S = 60.0, 10.0
-
-
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * 4096
-
-
-@contextmanager
-def peak_memory(out: dict[str, float], device: str) -> Iterator[None]:
-    """Record the peak resident-set growth (MB) of the block, and CUDA peak on a GPU."""
-    import torch
-
-    base, peak, done = _rss_bytes(), [_rss_bytes()], threading.Event()
-
-    def sample() -> None:
-        while not done.wait(0.01):
-            peak[0] = max(peak[0], _rss_bytes())
-
-    thread = threading.Thread(target=sample, daemon=True)
-    if device.startswith("cuda"):
-        torch.cuda.reset_peak_memory_stats()
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join()
-        out["peak_rss_growth_mb"] = round((max(peak[0], _rss_bytes()) - base) / 2**20, 1)
-        if device.startswith("cuda"):
-            out["cuda_peak_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-
-
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    t0 = time.perf_counter()
-    value = fn()
-    return value, time.perf_counter() - t0
 
 
 def bench_kgrec(split: Any, features: Any, device: str) -> dict[str, Any]:

@@ -69,6 +69,9 @@ class ModelConfig:
         weight_decay: L2 penalty on layer-0 parameters (Adam ``weight_decay``).
         batch_size: (user, item) positives per step; in-batch negatives scale with it.
         max_epochs: epoch cap; early stopping usually ends training earlier.
+        steps_per_epoch: batches per epoch; 0 = one pass over all training pairs. On
+            large graphs a fixed number (pairs drawn afresh each epoch) evaluates and
+            early-stops more often.
         patience: epochs without a better validation NDCG@20 before stopping.
         refit_fraction: the refit on all training pairs (:func:`gnn.train.refit`)
             continues from the early-stopped weights for this fraction of its epochs.
@@ -106,6 +109,7 @@ class ModelConfig:
     weight_decay: float = 0.0
     batch_size: int = 1024
     max_epochs: int = 100
+    steps_per_epoch: int = 0
     patience: int = 4
     refit_fraction: float = 0.3
     eval_every: int = 1
@@ -129,6 +133,7 @@ class ModelConfig:
                   "uniform_negatives": self.uniform_negatives >= 0, "lr": self.lr > 0,
                   "weight_decay": self.weight_decay >= 0, "batch_size": self.batch_size >= 2,
                   "max_epochs": self.max_epochs >= 1, "patience": self.patience >= 1,
+                  "steps_per_epoch": self.steps_per_epoch >= 0,
                   "eval_every": self.eval_every >= 1, "cold_rows": self.cold_rows >= 1,
                   "refit_fraction": 0 < self.refit_fraction <= 1,
                   "tail_every": self.tail_every is None or self.tail_every == 0

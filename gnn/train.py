@@ -19,15 +19,18 @@ early-stopped weights on all pairs for a fraction of the epochs (on MovieLens 10
 seed 2026, before ``text_dropout``: W/C NDCG@20 0.4530/0.3359 vs 0.4540/0.3432 for a
 from-scratch refit at 2× the time, and 0.4519/0.3260 with no refit training at all).
 
-Scale and memory (float32, ``N`` nodes, ``nnz`` directed edges, ``d = dim``,
+Scale and memory (float32, ``N`` nodes, ``nnz`` adjacency entries, ``d = dim``,
 ``L = layers``, ``D`` feature size): one step holds ``O(N·d·(L + 2) + nnz + N·D)``
-floats plus ``(B + cold_rows)·(B + M)`` logits, and costs ``O(nnz·d·L + N·D·d)``. Rough limits with
-the defaults (``d = 64``, ``L = 2``, ``D = 384``, ``B = 1024``): the text features
-dominate (``N·D·4`` bytes ≈ 1.5 KB per node; twice that with Adam states and
-gradients on the projection's activations), so ~3 M nodes / 50 M edges fit this
-24 GiB CPU box, and ~10 M nodes / 300 M edges an 80 GB GPU. Time grows with
-``E / B`` steps per epoch × ``nnz`` per step, so raise ``batch_size`` with the
-number of interactions on large graphs.
+floats plus ``(B + cold_rows)·(B + M)`` logits, and costs ``O(nnz·d·L + N·D·d)``, so
+memory grows linearly with the graph. Measured by ``benchmarks/train_scale.py``
+(synthetic graphs, ~30 adjacency entries per node, defaults ``d = 64``, ``L = 2``,
+``D = 384``, ``B = 1024``): 251 MB at 30k nodes, 719 MB at 75k, 1.26 GB at 150k nodes
+/ 4.5M entries (inputs included), i.e. ~8.3 MB per 1k nodes; 80% of this 24 GiB box
+holds ~2.3M nodes / ~70M entries, and the same tensors on an 80 GB GPU ~7M nodes /
+~220M entries (extrapolated; no GPU measured it). Time per step grows with ``nnz``
+(0.24 s at 30k nodes, 1.9 s at 150k on 2 CPU cores) and an epoch has ``E / B``
+steps: on large graphs raise ``batch_size`` and set ``steps_per_epoch`` so that
+validation and early stopping come round often.
 """
 
 from __future__ import annotations
@@ -357,8 +360,11 @@ def train_model(
     for epoch in bar:
         model.train()
         order = rng.permutation(pairs.shape[1])
+        starts = range(0, len(order) - b + 1 if len(order) >= b else 1, b)
+        if config.steps_per_epoch:
+            starts = starts[:config.steps_per_epoch]
         losses = []
-        for start in range(0, len(order) - b + 1 if len(order) >= b else 1, b):
+        for start in starts:
             idx = order[start:start + b]
             u = torch.from_numpy(pairs[0, idx]).to(device)
             pos = torch.from_numpy(pairs[1, idx]).to(device)

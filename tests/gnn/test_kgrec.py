@@ -173,6 +173,20 @@ def test_deterministic(planted) -> None:  # type: ignore[no-untyped-def]
     np.testing.assert_array_equal(a.item_emb, b.item_emb)
 
 
+def test_steps_per_epoch_caps_the_batches_of_an_epoch(planted, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    snap, feats, _ = planted
+    assert snap.num_interactions > 4 * SMALL.batch_size  # a full pass has more steps
+    steps = []
+    real_step = torch.optim.Adam.step
+    monkeypatch.setattr(torch.optim.Adam, "step",
+                        lambda self, *a, **k: steps.append(1) or real_step(self, *a, **k))
+    train_model(snap, feats, replace(SMALL, max_epochs=2, steps_per_epoch=3, item_item=False,
+                                     tail_every=0), None, show_progress=False)
+    assert len(steps) == 6
+    with pytest.raises(ConfigError, match="steps_per_epoch"):
+        ModelConfig(steps_per_epoch=-1)
+
+
 def test_refit_continues_from_early_stopped_weights(planted, trained_planted) -> None:  # type: ignore[no-untyped-def]
     snap, feats, _ = planted
     first = trained_planted

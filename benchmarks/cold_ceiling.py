@@ -92,7 +92,7 @@ def main() -> None:
     summary = {}
     for name, vals in results.items():
         a = np.asarray(vals)
-        mean, std = a.mean(0), a.std(0)
+        mean, std = a.mean(0), (a.std(0, ddof=1) if len(a) > 1 else np.zeros(2))  # as the harness
         summary[name] = {"ndcg": round(float(mean[0]), 4), "ndcg_std": round(float(std[0]), 4),
                          "recall": round(float(mean[1]), 4), "seeds": len(vals)}
         lines.append(f"| {name} | {mean[0]:.4f} ± {std[0]:.4f} | {mean[1]:.4f} ± {std[1]:.4f} "

@@ -70,7 +70,7 @@ def run_seed(snap: Any, features: Any, seed: int) -> dict[str, dict[str, float]]
     from gnn.evaluate import _context
     from gnn.infer import embed_new_items
     from gnn.kgrec_ranker import KGRecRanker
-    from gnn.long_tail import best_of, interleave
+    from gnn.long_tail import rank_scores
     from gnn.metrics import pair_matrix
     from gnn.split import TRAIN_FRACTION, _distinct_pairs, make_split, split_pairs
 
@@ -90,9 +90,11 @@ def run_seed(snap: Any, features: Any, seed: int) -> dict[str, dict[str, float]]
     test = np.concatenate(held, axis=1)
     users = np.unique(test[0])
     relevant = pair_matrix(test, n_u, n_i)[users].toarray() > 0
-    seen = pair_matrix(split.train.interaction_index, n_u, n_i)[users].tocoo()
+    train = pair_matrix(split.train.interaction_index, n_u, n_i)
+    seen = train[users].tocoo()
 
-    base = tm.score(users)
+    raw = tm.score(users)
+    base = raw.copy()
     base[seen.row, seen.col] = -np.inf
     # cold-rule scores of the warm items: what each would score with no interactions
     attrs: list[list[str]] = [[] for _ in range(n_i)]
@@ -108,11 +110,9 @@ def run_seed(snap: Any, features: Any, seed: int) -> dict[str, dict[str, float]]
     from_q, to_q = np.quantile(as_new, grid), np.quantile(served, grid)
 
     policies: dict[str, Any] = {"model": base}
-    for n in (1, 2):
-        s = base - np.nanmax(np.where(np.isfinite(base), base, np.nan)) - 1.0
-        for b in range(len(users)):
-            rows = interleave(base[b], best_of(base[b], cold, n), max(2, K // n), K)
-            s[b, rows] = np.arange(len(rows), 0, -1)
+    for n in (1, 2):  # what recommend(new_items=n) does
+        s = rank_scores(raw, train, users, cold, max(2, K // n), K, limit=n)
+        s[seen.row, seen.col] = -np.inf
         policies[f"new_items={n}"] = s
     for name, f in (("linear calibration", lambda c: slope * c + shift),
                     ("quantile calibration", lambda c: np.interp(c, from_q, to_q))):

@@ -22,8 +22,8 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["EVERY_GRID", "HEAD_FRACTION", "best_of", "choose_every", "interleave",
-           "rank_scores", "tail_items"]
+__all__ = ["EVERY_GRID", "HEAD_FRACTION", "choose_every", "interleave", "rank_scores",
+           "tail_items"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,8 @@ def tail_items(popularity: np.ndarray, head_fraction: float = HEAD_FRACTION) -> 
     return tail
 
 
-def interleave(scores: np.ndarray, tail: np.ndarray, every: int, k: int) -> np.ndarray:
+def interleave(scores: np.ndarray, tail: np.ndarray, every: int, k: int,
+               limit: int | None = None) -> np.ndarray:
     """Rows of the top ``k`` with every ``every``-th position from the tail.
 
     Args:
@@ -53,6 +54,9 @@ def interleave(scores: np.ndarray, tail: np.ndarray, every: int, k: int) -> np.n
         every: slot interval (``>= 2``); positions ``every, 2·every, …`` (1-based) hold
             the best remaining tail item. When one stream runs out the other fills in.
         k: list length.
+        limit: at most this many (``>= 1``) of the best tail items form the slot
+            stream (``None``: as many as fit); a tail item the plain order places
+            earlier still counts against it.
 
     Returns:
         ``int64 [<= k]`` item rows, best first.
@@ -63,10 +67,10 @@ def interleave(scores: np.ndarray, tail: np.ndarray, every: int, k: int) -> np.n
         return np.zeros(0, dtype=np.int64)
     # no stream needs more than k items; partial sorts keep this O(n + k log k)
     streams = []
-    for mask in (ok, ok & tail):
+    for mask, cap in ((ok, k), (ok & tail, k if limit is None else min(k, limit))):
         cand = np.flatnonzero(mask)
-        if len(cand) > k:
-            cand = cand[np.argpartition(-scores[cand], k - 1)[:k]]
+        if len(cand) > cap:
+            cand = cand[np.argpartition(-scores[cand], cap - 1)[:cap]]
         streams.append(cand[np.argsort(-scores[cand], kind="stable")].tolist())
     best, tails = streams
     out: list[int] = []
@@ -87,19 +91,9 @@ def interleave(scores: np.ndarray, tail: np.ndarray, every: int, k: int) -> np.n
     return np.asarray(out, dtype=np.int64)
 
 
-def best_of(scores: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
-    """``bool [len(scores)]``: the ``n`` highest-scored finite items of ``mask`` (a stream
-    for :func:`interleave` that holds at most ``n`` items)."""
-    cand = np.flatnonzero(mask & np.isfinite(scores))
-    if len(cand) > n:
-        cand = cand[np.argpartition(-scores[cand], n - 1)[:n]]
-    out = np.zeros(len(scores), dtype=bool)
-    out[cand] = True
-    return out
-
-
 def rank_scores(scores: np.ndarray, seen: sp.csr_matrix, user_idx: np.ndarray,
-                tail: np.ndarray, every: int, k: int = 100) -> np.ndarray:
+                tail: np.ndarray, every: int, k: int = 100, limit: int | None = None
+                ) -> np.ndarray:
     """Scores whose order is the long-tail ranking (for metric code that ranks scores).
 
     Seen items are excluded before slots are filled (so a slot is never wasted on an
@@ -110,7 +104,8 @@ def rank_scores(scores: np.ndarray, seen: sp.csr_matrix, user_idx: np.ndarray,
         scores: ``float32 [B, n]`` model scores of users ``user_idx``.
         seen: ``[U, n]`` CSR of each user's known items.
         user_idx: ``int64 [B]``.
-        tail: ``bool [n]``; every: slot interval; k: positions re-ranked.
+        tail: ``bool [n]``; every: slot interval; k: positions re-ranked;
+        limit: as in :func:`interleave`.
 
     Returns:
         ``float32 [B, n]``.
@@ -121,7 +116,7 @@ def rank_scores(scores: np.ndarray, seen: sp.csr_matrix, user_idx: np.ndarray,
     masked[sub.row, sub.col] = -np.inf
     s -= float(np.where(np.isfinite(s), s, 0.0).max(initial=0.0)) + 1.0  # all below 0
     for b in range(len(s)):
-        rows = interleave(masked[b], tail, every, k)
+        rows = interleave(masked[b], tail, every, k, limit)
         s[b, rows] = np.arange(len(rows), 0, -1, dtype=np.float32)
     return s
 

@@ -361,15 +361,15 @@ class Recommender:
         if diversity > 0:
             rows, vals = self._mmr(scores, k, allowed, float(diversity))
         elif every or new_items:
-            from gnn.long_tail import best_of, interleave, tail_items
+            from gnn.long_tail import interleave, tail_items
 
             if allowed is not None:
                 scores[~allowed] = -np.inf
             if every:
                 rows = interleave(scores, tail_items(self.items.popularity), every, k)
             else:
-                rows = interleave(scores, best_of(scores, self._new_rows(), new_items),
-                                  max(2, k // new_items), k)
+                rows = interleave(scores, self._new_rows(), max(2, k // new_items), k,
+                                  limit=new_items)
             vals = scores[rows]
         else:
             rows, vals = top_k(scores, k, allowed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from gnn.long_tail import EVERY_GRID, best_of, choose_every, interleave, rank_scores, tail_items
+from gnn.long_tail import EVERY_GRID, choose_every, interleave, rank_scores, tail_items
 from gnn.train import validation_ndcg
 
 
@@ -25,13 +25,16 @@ def test_interleave_every_third_slot_is_best_tail_item() -> None:
     assert interleave(scores, only_5, 2, 20).tolist() == [0, 5, 1, 2, 3, 4, 6]
 
 
-def test_best_of_keeps_the_n_best_finite_items_of_the_mask() -> None:
+def test_interleave_limit_caps_the_slot_stream() -> None:
     scores = np.array([5.0, -np.inf, 3.0, 4.0, 1.0, 2.0])
     mask = np.array([False, True, True, True, False, True])
-    assert np.flatnonzero(best_of(scores, mask, 2)).tolist() == [2, 3]
-    assert np.flatnonzero(best_of(scores, mask, 9)).tolist() == [2, 3, 5]  # -inf never
-    # as a stream, the slot holds the best masked item the main stream did not place
-    assert interleave(scores, best_of(scores, mask, 1), 2, 4).tolist() == [0, 3, 2, 5]
+    # the slot holds the best masked item; with the stream spent, the plain order fills in
+    assert interleave(scores, mask, 2, 4, limit=1).tolist() == [0, 3, 2, 5]
+    assert interleave(scores, mask, 2, 4, limit=9).tolist() == [0, 3, 2, 5]  # -inf never
+    ranked = np.array([9.0, 8.0, 7.0, 6.0, 5.0, 4.0])
+    last3 = np.arange(6) >= 3
+    assert interleave(ranked, last3, 2, 6).tolist() == [0, 3, 1, 4, 2, 5]
+    assert interleave(ranked, last3, 2, 6, limit=1).tolist() == [0, 3, 1, 2, 4, 5]
 
 
 def test_rank_scores_orders_like_interleave_after_masking_seen() -> None:

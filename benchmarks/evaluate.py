@@ -13,7 +13,8 @@ Writes ``benchmarks/results/evaluate.json`` (machine, versions, seeds, dataset, 
 targets), ``evaluate.jsonl`` (one row per protocol/model/seed/k) and ``evaluate.png``.
 
 Run: ``.venv/bin/python benchmarks/evaluate.py [--dataset DIR|movielens:PATH]
-[--seeds 2026,2027,2028] [--protocol w,c,l] [--models EASE,kgrec] [--fast]``
+[--seeds 2026,2027,2028] [--protocol w,c,l] [--models EASE,kgrec] [--fast]
+[--attribute-kinds genre] [--out DIR]``
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="2026,2027,2028")
     parser.add_argument("--protocol", default="w,c,l")
     parser.add_argument("--models", default=None, help="comma-separated model names")
+    parser.add_argument("--attribute-kinds", default=None,
+                        help="keep only these item attribute kinds, e.g. genre")
     parser.add_argument("--fast", action="store_true", help="skip ALS and LightGCN")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
@@ -98,6 +101,8 @@ def main() -> None:
     machine = machine_info(("torch", "torch-geometric", "implicit", "numpy", "kgrec"))
     start = time.perf_counter()
     data = read_dataset(args.dataset)
+    if args.attribute_kinds:
+        data = data.with_item_kinds(args.attribute_kinds.split(","))
     rows = evaluate(data.to_snapshot(), dataset=data.name,
                     protocols=args.protocol.split(","),
                     seeds=[int(s) for s in args.seeds.split(",")],
@@ -116,7 +121,8 @@ def main() -> None:
     write_jsonl(rows, args.out / "evaluate.jsonl")
     plot_results(rows, args.out / "evaluate.png")
     (args.out / "evaluate.json").write_text(json.dumps({
-        "dataset": data.name, "spec": args.dataset, "seeds": args.seeds,
+        "dataset": data.name, "spec": args.dataset, "attribute_kinds": args.attribute_kinds,
+        "seeds": args.seeds,
         "protocols": args.protocol, "machine": machine,
         "versions": rows[0].versions if rows else {}, "seconds": round(seconds, 1),
         "targets": targets, "table_k20": table, "rows": [r.as_dict() for r in rows],

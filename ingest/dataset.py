@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from kg.records import InteractionRecord, ItemRecord, UserRecord
 from kg.snapshot import GraphSnapshot, snapshot_from_records
-from kgrec.errors import IngestError
+from kgrec.errors import ConfigError, IngestError
 
 __all__ = ["Dataset", "aggregate_interactions", "read_dataset"]
 
@@ -60,6 +60,24 @@ class Dataset:
     def to_snapshot(self) -> GraphSnapshot:
         """The in-memory snapshot of this dataset, as an export of the loaded graph would be."""
         return snapshot_from_records(self.items, self.interactions, self.users)
+
+    def with_item_kinds(self, kinds: Iterable[str]) -> Dataset:
+        """This dataset with only the item attribute kinds ``kinds`` (user attributes kept).
+
+        An ablation of the knowledge graph: e.g. MovieLens with genres only, its year
+        and decade left in the text alone.
+
+        Raises:
+            ConfigError: a kind no item has (the message lists the kinds there are).
+        """
+        keep = set(kinds)
+        present = {k for item in self.items for k in item.attributes}
+        if not keep or keep - present:
+            raise ConfigError(f"item attribute kinds {sorted(keep - present) or '[]'} not in "
+                              f"dataset {self.name!r}; it has {sorted(present)}")
+        items = [replace(item, attributes={k: v for k, v in item.attributes.items() if k in keep})
+                 for item in self.items]
+        return replace(self, items=items, name=f"{self.name}[{','.join(sorted(keep))}]")
 
     def __repr__(self) -> str:
         return (f"Dataset(name={self.name!r}, items={len(self.items)}, users={len(self.users)}, "

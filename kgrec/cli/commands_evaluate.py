@@ -48,6 +48,9 @@ def evaluate_command(
     k: Annotated[int, typer.Option("--k", help="Cutoff shown in the table.")] = 20,
     models: Annotated[str | None, typer.Option(
         help="Only these models, e.g. EASE,kgrec (default: all of each protocol).")] = None,
+    attribute_kinds: Annotated[str | None, typer.Option(
+        help="Keep only these item attribute kinds, e.g. genre (an ablation of the graph).")
+    ] = None,
     fast: Annotated[bool, typer.Option(help="Skip the slow baselines (ALS, LightGCN).")] = False,
     plot: Annotated[Path | None, typer.Option(help="Also write a PNG bar chart.")] = None,
     device: Annotated[str | None, typer.Option(
@@ -65,6 +68,8 @@ def evaluate_command(
 
         dev = "cuda" if torch.cuda.is_available() else "cpu"
     data = read_dataset(dataset)
+    if attribute_kinds:
+        data = data.with_item_kinds(parse_list(attribute_kinds, "--attribute-kinds"))
     snapshot = data.to_snapshot()
     rows = evaluate(
         snapshot, dataset=data.name, protocols=parse_list(protocol.lower(), "--protocol"),

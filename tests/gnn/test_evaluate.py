@@ -91,6 +91,24 @@ def test_cli_evaluate_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert (tmp_path / "p.png").exists()
 
 
+def test_cli_evaluate_attribute_kinds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KGREC_HOME", str(tmp_path / "home"))
+    runs = {}
+    for kinds in ("category", "brand"):
+        out = tmp_path / f"{kinds}.jsonl"
+        result = CliRunner().invoke(app, [
+            "-q", "evaluate", "--dataset", str(DATA / "eval_catalog"), "--protocol", "c",
+            "--out", str(out), "--models", "AttrProfile", "--attribute-kinds", kinds])
+        assert result.exit_code == 0, result.output
+        runs[kinds] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["dataset"] for r in runs["category"]} == {"eval_catalog[category]"}
+    assert {r["dataset"] for r in runs["brand"]} == {"eval_catalog[brand]"}
+    assert [r["ndcg"] for r in runs["category"]] != [r["ndcg"] for r in runs["brand"]]
+    bad = CliRunner().invoke(app, ["-q", "evaluate", "--dataset", str(DATA / "eval_catalog"),
+                                   "--out", str(tmp_path / "x.jsonl"), "--attribute-kinds", "colour"])
+    assert bad.exit_code != 0 and "['colour'] not in dataset" in str(bad.exception)
+
+
 def test_cli_reports_bad_input(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-c", "from kgrec.cli import main; main()", "evaluate", "--dataset",

@@ -8,7 +8,7 @@ import pytest
 
 from ingest.dataset import aggregate_interactions, read_dataset
 from kg.records import InteractionRecord
-from kgrec.errors import IngestError
+from kgrec.errors import ConfigError, IngestError
 
 DATA = Path(__file__).parents[1] / "data"
 ML100K = Path(__file__).parents[2].parent / "shared" / "datasets" / "ml-100k"
@@ -30,6 +30,19 @@ def test_read_dataset_specs() -> None:
         read_dataset("synthetic:lots")
     with pytest.raises(IngestError, match=r"no such folder"):
         read_dataset(DATA / "nope")
+
+
+def test_with_item_kinds_keeps_only_those_kinds() -> None:
+    full = read_dataset(DATA / "catalog")
+    genre = full.with_item_kinds(["genre"])
+    assert genre.name == "catalog[genre]"
+    assert [i.id for i in genre.items] == [i.id for i in full.items]
+    assert genre.items[2].attributes == {"genre": ("Horror", "Romance")}
+    assert {k for i in genre.items for k in i.attributes} == {"genre"}
+    assert genre.interactions == full.interactions and genre.users == full.users
+    assert genre.to_snapshot().num_attributes < full.to_snapshot().num_attributes
+    with pytest.raises(ConfigError, match=r"\['colour'\] not in dataset 'catalog'; it has"):
+        full.with_item_kinds(["genre", "colour"])
 
 
 @pytest.mark.skipif(not ML100K.is_dir(), reason="MovieLens 100K missing")

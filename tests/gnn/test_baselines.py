@@ -66,6 +66,17 @@ def test_checkerboard_known_answer(model: Ranker) -> None:
     assert _best_unseen(model, train) == list(range(N))
 
 
+@pytest.mark.parametrize("patience_steps", [0, 12])
+def test_lightgcn_early_stopping_waits_for_evaluations_and_steps(patience_steps: int) -> None:
+    _, train, context = _checkerboard()
+    model = LightGCNRanker(lr=1e-4, batch_size=1024, max_epochs=40, eval_every=1, patience=3,
+                           patience_steps=patience_steps, show_progress=False)
+    model.fit(train, context)  # one BPR step per epoch: steps == epochs
+    last, best = max(model.history), model.epochs
+    assert model.history[best] == max(model.history.values())
+    assert last - best == max(3, patience_steps) < 40
+
+
 def test_most_pop_and_attr_pop_by_hand() -> None:
     items = [ItemRecord(str(i), attributes={"g": ["a" if i < 2 else "b"]}) for i in range(4)]
     inter = [InteractionRecord(u, i) for u, i in

@@ -102,7 +102,7 @@ def main() -> None:
     start = time.perf_counter()
     data = read_dataset(args.dataset)
     if args.attribute_kinds:
-        data = data.with_item_kinds(args.attribute_kinds.split(","))
+        data = data.with_item_kinds(k.strip() for k in args.attribute_kinds.split(","))
     rows = evaluate(data.to_snapshot(), dataset=data.name,
                     protocols=args.protocol.split(","),
                     seeds=[int(s) for s in args.seeds.split(",")],

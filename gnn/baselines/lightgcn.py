@@ -121,7 +121,8 @@ class LightGCNRanker:
     def __init__(self, embedding_dim: int = 64, num_layers: int = 3, lr: float = 1e-3,
                  batch_size: int = 8192, lambda_reg: float = 1e-4, epochs: int | None = None,
                  max_epochs: int = 1000, eval_every: int = 10, patience: int = 20,
-                 patience_steps: int = 2000, num_threads: int | None = 1, show_progress: bool | None = None) -> None:
+                 patience_steps: int = 2000, num_threads: int | None = 1,
+                 show_progress: bool | None = None) -> None:
         self.num_threads = num_threads
         self.embedding_dim, self.num_layers, self.lr = embedding_dim, num_layers, lr
         self.batch_size, self.lambda_reg, self.epochs = batch_size, lambda_reg, epochs

@@ -17,8 +17,10 @@ A least-squares line ``MB = a + b · nodes`` through the measured totals (the
 synthetic graphs keep edges ∝ nodes, so this is the per-node cost at that density)
 gives the largest graph that fits in a memory budget: 80% of this machine's RAM, and
 80% of an 80 GB GPU (the same tensors; CUDA context excluded, an estimate since no
-GPU measured it). Prints a Markdown table, writes ``benchmarks/results/train_scale.json``
-and a PNG.
+GPU measured it). With ``--device cuda`` the memory is the GPU's
+(``torch.cuda.max_memory_allocated``: graph, features and training state all live
+there) and the limits are for that GPU and an 80 GB one. Prints a Markdown table,
+writes ``benchmarks/results/<name>.json`` (``--name``, default ``train_scale``) and a PNG.
 
 Run: ``.venv/bin/python benchmarks/train_scale.py [--sizes 20000x10000,50000x25000,...]``
 (default three sizes up to 150k nodes / 3.6M directed interaction edges, ~5 min here)
@@ -35,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _machine import machine_info, peak_memory, timed
+from _machine import machine_info, peak_memory, timed, warm_up_training
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
@@ -77,13 +79,8 @@ def bench_size(n_users: int, n_items: int, steps: tuple[int, int], device: str
                            "nodes": snap.num_users + snap.num_items + snap.num_attributes,
                            "interactions": snap.num_interactions, "adjacency_nnz": nnz,
                            "inputs_mb": round(inputs, 1)}
-    # warm-up on a tiny graph: torch's lazy imports (~200 MB, ~3 s) stay out of the figures
-    tiny = generate_synthetic(50, 20, seed=1).to_dataset().to_snapshot()
-    train_model(tiny, NodeFeatures(item=unit(20), attribute=unit(tiny.num_attributes),
-                                   user=unit(50), encoder_id="random"),
-                ModelConfig(max_epochs=1, steps_per_epoch=1, item_item=False, tail_every=0,
-                            batch_size=16, device=device), show_progress=False)
-    seconds, peak = [], 0.0
+    warm_up_training(device)  # torch's lazy imports (~200 MB, ~3 s) stay out of the figures
+    seconds, peak, gpu_peak = [], 0.0, 0.0
     for n in steps:
         config = ModelConfig(max_epochs=1, steps_per_epoch=n, item_item=False, tail_every=0,
                              device=device)
@@ -93,10 +90,13 @@ def bench_size(n_users: int, n_items: int, steps: tuple[int, int], device: str
         seconds.append(s)
         # the first run's peak holds (the allocator keeps freed memory for the second)
         peak = max(peak, mem["peak_rss_growth_mb"])
+        gpu_peak = max(gpu_peak, mem.get("cuda_peak_mb", 0.0))
     out["peak_rss_growth_mb"] = peak
     out["seconds_per_step"] = round((seconds[1] - seconds[0]) / (steps[1] - steps[0]), 4)
     out["seconds_fixed"] = round(seconds[0] - steps[0] * out["seconds_per_step"], 2)
     out["total_mb"] = round(out["inputs_mb"] + out["peak_rss_growth_mb"], 1)
+    if device.startswith("cuda"):  # the GPU holds the graph, features and training state
+        out["cuda_peak_mb"] = out["total_mb"] = gpu_peak
     return out
 
 
@@ -126,6 +126,7 @@ def main() -> None:
     parser.add_argument("--steps", default="3,13", help="two step counts, e.g. 3,13")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--name", default="train_scale", help="file stem of the JSON and PNG")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # one size, in a fresh process
     args = parser.parse_args()
     steps = tuple(int(s) for s in args.steps.split(","))
@@ -146,15 +147,21 @@ def main() -> None:
     nodes = np.array([r["nodes"] for r in rows], dtype=float)
     total = np.array([r["total_mb"] for r in rows])
     slope, intercept = np.polyfit(nodes, total, 1) if len(rows) > 1 else (total[0] / nodes[0], 0.0)
-    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if args.device.startswith("cuda"):
+        import torch
+
+        memory = torch.cuda.get_device_properties(0).total_memory
     per_node_edges = np.mean([r["adjacency_nnz"] / r["nodes"] for r in rows])
     limits = {}
-    for name, budget in (("cpu_ram", BUDGET * ram), ("gpu_80gb", BUDGET * GPU_BYTES)):
+    here = "this_gpu" if args.device.startswith("cuda") else "cpu_ram"
+    for name, budget in ((here, BUDGET * memory), ("gpu_80gb", BUDGET * GPU_BYTES)):
         n = (budget / 2**20 - intercept) / slope
         limits[name] = {"budget_gb": round(budget / 1e9, 1), "max_nodes": int(n),
                         "max_adjacency_nnz": int(n * per_node_edges)}
     lines = [("| users × items | nodes | adjacency nnz | inputs MB | training peak MB | "
-              "total MB | s/step |"), "|---|---|---|---|---|---|---|"]
+              f"total MB ({'GPU' if args.device.startswith('cuda') else 'RAM'}) | s/step |"),
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['users']:,} × {r['items']:,} | {r['nodes']:,} | "
                      f"{r['adjacency_nnz']:,} | {r['inputs_mb']:.0f} | "
@@ -171,13 +178,13 @@ def main() -> None:
     print(f"training scale, device {args.device} ({machine['cpu']}, {machine['cores']} cores)"
           f"\n\n{table}")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "train_scale.json").write_text(json.dumps({
+    (args.out / f"{args.name}.json").write_text(json.dumps({
         "machine": machine, "device": args.device, "steps": steps, "rows": rows,
         "fit_mb": {"intercept": round(float(intercept), 1),
                    "per_node": round(float(slope), 5)},
         "limits": limits, "table": table}, indent=2))
-    plot(rows, (float(intercept), float(slope)), args.out / "train_scale.png")
-    print(f"\nwrote {args.out / 'train_scale.json'} and train_scale.png")
+    plot(rows, (float(intercept), float(slope)), args.out / f"{args.name}.png")
+    print(f"\nwrote {args.out / args.name}.json and .png")
 
 
 if __name__ == "__main__":

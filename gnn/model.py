@@ -186,7 +186,11 @@ def spmm(adj: Tensor, h: Tensor, adj_t: Tensor | None = None) -> Tensor:
     """
     if adj.layout == torch.strided:
         return adj @ h
-    return _SpMM.apply(adj, adj if adj_t is None else adj_t, h)
+    # Propagation stays in the adjacency's float32 even under bfloat16 autocast (which
+    # covers only the dense projection): CUDA autocast would run the sparse product in
+    # bf16, and cuSPARSE rejects a float32 matrix times a bf16 layer later on.
+    with torch.autocast(h.device.type, enabled=False):
+        return _SpMM.apply(adj, adj if adj_t is None else adj_t, h.to(adj.dtype))
 
 
 class KGRecModel(nn.Module):

@@ -26,9 +26,10 @@ memory grows linearly with the graph. Measured by ``benchmarks/train_scale.py``
 (synthetic graphs, ~30 adjacency entries per node, defaults ``d = 64``, ``L = 2``,
 ``D = 384``, ``B = 1024``): 251 MB at 30k nodes, 719 MB at 75k, 1.26 GB at 150k nodes
 / 4.5M entries (inputs included), i.e. ~8.3 MB per 1k nodes; 80% of this 24 GiB box
-holds ~2.3M nodes / ~70M entries, and the same tensors on an 80 GB GPU ~7M nodes /
-~220M entries (extrapolated; no GPU measured it). Time per step grows with ``nnz``
-(0.24 s at 30k nodes, 1.9 s at 150k on 2 CPU cores) and an epoch has ``E / B``
+holds ~2.3M nodes / ~70M entries. On an H200, 1.1 GB at 150k nodes and 3.3 GB at 450k
+/ 13.8M entries of GPU memory, ~7.2 MB per 1k nodes: 80% of an 80 GB GPU holds ~8.5M
+nodes / ~260M entries. Time per step grows with ``nnz`` (0.24 s at 30k nodes, 1.9 s
+at 150k on 2 CPU cores; 0.08 s at 450k on the H200) and an epoch has ``E / B``
 steps: on large graphs raise ``batch_size`` and set ``steps_per_epoch`` so that
 validation and early stopping come round often.
 """

@@ -105,6 +105,21 @@ def test_spmm_backward_matches_dense() -> None:
     assert torch.allclose(g1, h.grad, atol=1e-6)
 
 
+def test_spmm_stays_float32_under_bf16_autocast() -> None:
+    # training autocasts the projection to bf16 on CUDA; autocast would run the sparse
+    # product in bf16 too, which cuSPARSE rejects for a float32 adjacency (seen on an
+    # H200) and CPU's sparse kernels do not implement: spmm opts out of autocast
+    a = (torch.rand(6, 4) > 0.5).float()
+    h = torch.randn(4, 3, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = spmm(a.to_sparse_csr(), h, a.T.to_sparse_csr())
+        mixed = spmm(a.to_sparse_csr(), h.bfloat16(), a.T.to_sparse_csr())
+    assert out.dtype == mixed.dtype == torch.float32
+    assert torch.allclose(out, a @ h, atol=1e-6)
+    out.sum().backward()
+    assert torch.allclose(h.grad, a.sum(0, keepdim=True).T.expand(4, 3), atol=1e-6)
+
+
 def test_model_shapes_and_repr(planted) -> None:  # type: ignore[no-untyped-def]
     snap, feats, _ = planted
     g = build_homogeneous(snap)

@@ -15,8 +15,9 @@ On the W split (seed 2026) of a dataset (default MovieLens 100K):
 
 Peak memory: the process's resident-set growth while training (sampled every 10 ms),
 and ``torch.cuda.max_memory_allocated`` on a GPU. A one-step warm-up on a tiny graph
-runs first, so neither model's time includes one-time process costs (the CUDA context). Prints a Markdown table, writes
-``benchmarks/results/train.json`` and a training-curve PNG (``train.png``).
+runs first, so neither model's time includes one-time process costs (the CUDA
+context). Prints a Markdown table, writes ``benchmarks/results/train.json`` and a
+training-curve PNG beside it (``train.png``).
 
 Run: ``.venv/bin/python benchmarks/train.py [--dataset DIR|movielens:PATH] [--device cuda]
 [--out FILE.json] [--features FILE.npz | --save-features FILE.npz]`` (``--features``
@@ -129,7 +130,7 @@ def main() -> None:
                  user=features.user, encoder_id=features.encoder_id)
     split = make_split(snapshot, "w", args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    warm_up_training(args.device)  # one-time process costs (CUDA context) time no model
+    warm_up_training(args.device)  # so no model's time includes the CUDA context
     kgrec = bench_kgrec(split, features, args.device, args.out.with_suffix(".png"))
     lightgcn = bench_lightgcn(split, args.device, args.lightgcn_epochs, args.lightgcn_converge)
     target = TARGET_GPU_S if args.device.startswith("cuda") else TARGET_CPU_S

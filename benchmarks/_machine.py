@@ -1,10 +1,15 @@
-"""Machine description written into every benchmark's JSON, and the timing and peak-memory
-helpers the scripts share."""
+"""Machine description written into every benchmark's JSON, and the set-up, timing and
+peak-memory helpers the scripts share.
+
+Importing it puts the repository root first on ``sys.path`` (``benchmarks/ingest.py``
+would otherwise shadow the ``ingest`` package), so the scripts import it first."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +17,21 @@ from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATASET = f"movielens:{ROOT.parent / 'shared' / 'datasets' / 'ml-100k'}"
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
+sys.path.insert(0, str(ROOT))
+
+
+def dataset_parser(description: str) -> argparse.ArgumentParser:
+    """A parser with ``--dataset``, ``--seeds`` and ``--out`` (the results folder)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--dataset", default=DEFAULT_DATASET,
+                        help="catalog folder, movielens:PATH or synthetic:USERS,ITEMS[,SEED]")
+    parser.add_argument("--seeds", default="2026,2027,2028")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    return parser
 
 
 def cpu_model() -> str:

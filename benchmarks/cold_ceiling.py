@@ -22,20 +22,12 @@ Run: ``.venv/bin/python benchmarks/cold_ceiling.py [--dataset DIR|movielens:PATH
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _machine import machine_info
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
-sys.path.insert(0, str(ROOT))
-DEFAULT_DATASET = f"movielens:{ROOT.parent / 'shared' / 'datasets' / 'ml-100k'}"
+from _machine import dataset_parser, machine_info
 
 
 class PopularityCeiling:
@@ -54,11 +46,7 @@ class PopularityCeiling:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", default=DEFAULT_DATASET)
-    parser.add_argument("--seeds", default="2026,2027,2028")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
-    args = parser.parse_args()
+    args = dataset_parser(__doc__.split("\n")[0]).parse_args()
 
     from gnn.baselines._common import attribute_kinds
     from gnn.baselines.attr_profile import AttrProfile

@@ -19,21 +19,13 @@ Run: ``.venv/bin/python benchmarks/evaluate.py [--dataset DIR|movielens:PATH]
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from _machine import machine_info
+from _machine import dataset_parser, machine_info
 
-ROOT = Path(__file__).resolve().parents[1]
-# benchmarks/ingest.py would shadow the ``ingest`` package: import from the repo root
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
-sys.path.insert(0, str(ROOT))
-DEFAULT_DATASET = f"movielens:{ROOT.parent / 'shared' / 'datasets' / 'ml-100k'}"
 TARGETS = {"W": 1.01, "C": 1.7, "L": 1.2, "L_W_floor": 0.97}
 
 
@@ -80,17 +72,13 @@ def _targets(rows: list[Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", default=DEFAULT_DATASET,
-                        help="catalog folder, movielens:PATH or synthetic:USERS,ITEMS[,SEED]")
-    parser.add_argument("--seeds", default="2026,2027,2028")
+    parser = dataset_parser(__doc__.split("\n")[0])
     parser.add_argument("--protocol", default="w,c,l")
     parser.add_argument("--models", default=None, help="comma-separated model names")
     parser.add_argument("--attribute-kinds", default=None,
                         help="keep only these item attribute kinds, e.g. genre")
     parser.add_argument("--fast", action="store_true", help="skip ALS and LightGCN")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 

@@ -29,18 +29,11 @@ Run: ``.venv/bin/python benchmarks/mixed_lists.py [--dataset DIR|movielens:PATH]
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-from pathlib import Path
 from typing import Any
 
-from _machine import machine_info
+from _machine import dataset_parser, machine_info
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
-sys.path.insert(0, str(ROOT))
-DEFAULT_DATASET = f"movielens:{ROOT.parent / 'shared' / 'datasets' / 'ml-100k'}"
 K = 20
 
 
@@ -127,11 +120,7 @@ def run_seed(snap: Any, features: Any, seed: int) -> dict[str, dict[str, float]]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", default=DEFAULT_DATASET)
-    parser.add_argument("--seeds", default="2026,2027,2028")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
-    args = parser.parse_args()
+    args = dataset_parser(__doc__.split("\n")[0]).parse_args()
 
     import numpy as np
 

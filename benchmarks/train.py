@@ -29,16 +29,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
-from _machine import machine_info, peak_memory, timed, warm_up_training
+from _machine import DEFAULT_DATASET, ROOT, machine_info, peak_memory, timed, warm_up_training
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
-sys.path.insert(0, str(ROOT))
-DEFAULT_DATASET = f"movielens:{ROOT.parent / 'shared' / 'datasets' / 'ml-100k'}"
 TARGET_CPU_S, TARGET_GPU_S = 60.0, 10.0
 
 

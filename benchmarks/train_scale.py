@@ -36,11 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _machine import machine_info, peak_memory, timed, warm_up_training
+from _machine import ROOT, machine_info, peak_memory, timed, warm_up_training
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
-sys.path.insert(0, str(ROOT))
 DEFAULT_SIZES = "20000x10000,50000x25000,100000x50000"
 GPU_BYTES = 80 * 10**9
 BUDGET = 0.8

@@ -237,12 +237,13 @@ class KGRecModel(nn.Module):
                 f"attributes={n['attribute']}, dim={c.dim}, layers={c.layers}, "
                 f"text={c.use_text}, attributes_on={c.use_attributes}, id={c.use_id})")
 
-    def project(self, x: dict[str, Tensor], dropout: float = 0.0) -> dict[str, Tensor]:
+    def project(self, x: dict[str, Tensor], dropout: float = 0.0,
+                generator: torch.Generator | None = None) -> dict[str, Tensor]:
         """The learned text projection ``W_type · x[v] + b_type`` for each node type in
         ``x`` (empty without ``use_text``); each ``float32 [N_type, dim]``.
 
         ``dropout`` zeroes that share of the feature dimensions (the same ones for every
-        node; one random draw per call) and rescales the rest.
+        node; one random draw per call, from ``generator`` if given) and rescales the rest.
         """
         if not self.config.use_text:
             return {}
@@ -255,7 +256,8 @@ class KGRecModel(nn.Module):
             lin = self.proj[t]
             if dropout:  # dropping input dimensions = dropping the weight's columns
                 if mask is None:
-                    mask = (torch.rand(f.shape[1], device=f.device) >= dropout).float()
+                    mask = (torch.rand(f.shape[1], device=f.device, generator=generator)
+                            >= dropout).float()
                     mask = mask / (1 - dropout)
                 out[t] = F.linear(f[:n], lin.weight * mask, lin.bias).float()
             else:

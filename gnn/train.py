@@ -342,8 +342,12 @@ def train_model(
                        item_has_id).to(device)
     if init is not None:
         _warm_start(model, init)
+    # fused: one kernel for all parameters on CUDA instead of a few per tensor
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr,
-                                 weight_decay=config.weight_decay)
+                                 weight_decay=config.weight_decay,
+                                 fused=device.type == "cuda")
+    gen = torch.Generator(device=device)  # dropout masks and negatives, drawn on device
+    gen.manual_seed(config.seed)
     b = min(config.batch_size, pairs.shape[1])
     m = config.uniform_negatives
     # proposal of the negatives: in-batch ∝ popularity mixed with M uniform draws
@@ -364,38 +368,42 @@ def train_model(
         starts = range(0, len(order) - b + 1 if len(order) >= b else 1, b)
         if config.steps_per_epoch:
             starts = starts[:config.steps_per_epoch]
-        losses = []
+        # one host-to-device copy per epoch and one sync (the loss) per epoch: a step
+        # launches its kernels without waiting for the previous one (on a GPU the step
+        # is launch-bound otherwise)
+        users_epoch = torch.from_numpy(pairs[0, order]).to(device)
+        items_epoch = torch.from_numpy(pairs[1, order]).to(device)
+        loss_sum = torch.zeros((), device=device)
         for start in starts:
-            idx = order[start:start + b]
-            u = torch.from_numpy(pairs[0, idx]).to(device)
-            pos = torch.from_numpy(pairs[1, idx]).to(device)
-            keep = torch.from_numpy(rng.random(n_i) >= config.id_dropout).to(device)
+            u, pos = users_epoch[start:start + b], items_epoch[start:start + b]
+            keep = torch.rand(n_i, device=device, generator=gen) >= config.id_dropout
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
                 text = model.project(x)
                 layers, z = model.forward_layers(x, graph.adj, keep, text)
             cols = pos
             if m:
-                cols = torch.cat([pos, torch.from_numpy(rng.integers(0, n_i, m)).to(device)])
+                cols = torch.cat([pos, torch.randint(0, n_i, (m,), device=device,
+                                                     generator=gen)])
             zu = z[u]
             loss = _sampled_softmax(zu, z[off_i + cols], pos, cols, log_q, config)
             if cold_path:
                 # the cold path trains the item side only (users are detached), on the
                 # first ``cold_rows`` rows: it must not slow the warm loss down
-                text_c = model.project({"item": x["item"]}, config.text_dropout) \
+                text_c = model.project({"item": x["item"]}, config.text_dropout, gen) \
                     if config.text_dropout else text
                 zc = model.cold_item_embeddings(text_c, layers, graph.item_attr,
                                                 graph.attr_item, off_a)
                 r = min(config.cold_rows, len(pos))
                 loss = loss + config.cold_weight * _sampled_softmax(
                     zu[:r].detach(), zc[cols], pos[:r], cols, log_q, config)
-            if not torch.isfinite(loss):
-                raise TrainingError(f"epoch {epoch}: loss is {loss.item()}; lower lr "
-                                    f"(now {config.lr}) or raise temperature")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            losses.append(loss.item())
-        mean_loss = float(np.mean(losses))
+            loss_sum += loss.detach()
+        mean_loss = loss_sum.item() / len(starts)
+        if not np.isfinite(mean_loss):
+            raise TrainingError(f"epoch {epoch}: loss is {mean_loss}; lower lr "
+                                f"(now {config.lr}) or raise temperature")
         if epoch % config.eval_every and epoch != config.max_epochs:
             continue
         val = float("nan")

@@ -28,7 +28,7 @@ from gnn.metrics import evaluate_scores, pair_matrix
 from gnn.ranker import EvalContext, Ranker
 from gnn.split import PROTOCOLS, Split, make_split
 from kg.snapshot import GraphSnapshot
-from kgrec.errors import ConfigError
+from kgrec.errors import ConfigError, ResourceError
 from kgrec.settings import Settings
 
 __all__ = [
@@ -196,6 +196,9 @@ def evaluate(
 
     Raises:
         ConfigError: unknown protocol or model name.
+
+    A model whose fit raises :class:`ResourceError` (more memory than the machine has)
+    is skipped with a warning; the others still run.
     """
     protocols = [p.lower() for p in protocols]
     bad = [p for p in protocols if p not in PROTOCOLS]
@@ -226,7 +229,12 @@ def evaluate(
             context = _context(fit_split, features, device)
             for model in _select(factory(fit_protocol), models):
                 start = time.perf_counter()
-                model.fit(fit_split.train, context)
+                try:
+                    model.fit(fit_split.train, context)
+                except ResourceError as e:  # e.g. EASE's dense I×I on a large catalog
+                    logger.warning("%s skipped on %s seed %d: %s", model.name,
+                                   fit_protocol.upper(), seed, e)
+                    continue
                 seconds = time.perf_counter() - start
                 for p in eval_protocols:
                     for m in _rank(model, splits[p], ks):

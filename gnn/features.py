@@ -13,7 +13,7 @@ import numpy as np
 
 from kg.snapshot import GraphSnapshot
 
-__all__ = ["NodeFeatures", "node_features", "item_texts", "attribute_texts", "user_texts"]
+__all__ = ["NodeFeatures", "attribute_texts", "item_texts", "node_features", "user_texts"]
 
 logger = logging.getLogger(__name__)
 

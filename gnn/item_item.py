@@ -16,11 +16,15 @@ Memory and time are ``O(I²)`` and ``O(I³)``: the term is skipped above
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["LAMBDA_MULTIPLIERS", "WEIGHT_GRID", "ease_scores", "fit_ease"]
+from kgrec.errors import ResourceError
+
+__all__ = ["LAMBDA_MULTIPLIERS", "WEIGHT_GRID", "ease_bytes", "ease_scores", "fit_ease",
+           "memory_limit"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +32,21 @@ logger = logging.getLogger(__name__)
 LAMBDA_MULTIPLIERS: tuple[float, ...] = (2.0, 8.0, 32.0)
 #: β candidates (cosine scores lie in [-1, 1]; EASE scores are O(1))
 WEIGHT_GRID: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def ease_bytes(num_items: int) -> int:
+    """Peak memory of :func:`fit_ease`: two float64 ``[I, I]`` matrices (Gram matrix and
+    its inverse) and the float32 result, ~20 bytes per item pair."""
+    return 20 * num_items * num_items
+
+
+def memory_limit() -> int:
+    """Bytes an ``O(I²)`` computation may take: half of this machine's physical memory
+    (no limit where the platform does not tell)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (AttributeError, ValueError, OSError):
+        return 1 << 62
 
 
 def fit_ease(interactions: sp.csr_matrix, lam: float) -> np.ndarray:
@@ -40,13 +59,22 @@ def fit_ease(interactions: sp.csr_matrix, lam: float) -> np.ndarray:
     Returns:
         ``float32 [num_items, num_items]`` with a zero diagonal and zero rows/columns
         for items without interactions.
+
+    Raises:
+        ResourceError: the dense matrices need more than :func:`memory_limit`.
     """
+    n = interactions.shape[1]
+    if ease_bytes(n) > memory_limit():
+        raise ResourceError(f"EASE on {n:,} items needs ~{ease_bytes(n) / 1e9:.1f} GB for its "
+                            f"dense item-item matrices; this machine allows "
+                            f"{memory_limit() / 1e9:.1f} GB (half its memory)")
     x = (interactions > 0).astype(np.float64)
     gram = np.asarray((x.T @ x).todense())
     warm = np.asarray(x.sum(axis=0)).ravel() > 0
     gram[np.diag_indices_from(gram)] += lam
-    p = np.linalg.inv(gram)
-    b = -p / np.diag(p)[None, :]
+    b = np.linalg.inv(gram)
+    del gram
+    b /= -np.diag(b).copy()[None, :]  # B = -P / diag(P), in place
     np.fill_diagonal(b, 0.0)
     b[~warm, :] = 0.0
     b[:, ~warm] = 0.0

@@ -29,11 +29,11 @@ from kgrec.errors import TrainingError
 
 __all__ = [
     "RankingMetrics",
-    "tie_permutation",
-    "top_k",
+    "evaluate_scores",
     "pair_matrix",
     "ranking_metrics",
-    "evaluate_scores",
+    "tie_permutation",
+    "top_k",
 ]
 
 logger = logging.getLogger(__name__)

@@ -36,7 +36,7 @@ from gnn.long_tail import HEAD_FRACTION, tail_items
 from kg.snapshot import GraphSnapshot
 from kgrec.errors import ConfigError
 
-__all__ = ["PROTOCOLS", "Split", "make_split", "split_pairs", "head_items"]
+__all__ = ["PROTOCOLS", "Split", "head_items", "make_split", "split_pairs"]
 
 logger = logging.getLogger(__name__)
 

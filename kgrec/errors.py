@@ -13,6 +13,7 @@
     ├── ExportError          the graph cannot be exported or is inconsistent
     ├── EncoderError         the text model cannot be loaded or run
     ├── TrainingError        training/inference failed or produced NaN/inf
+    ├── ResourceError        needs more memory than the machine allows (also a MemoryError)
     ├── NotFoundError        an unknown user, item, model or file
     └── RequestError         a bad argument of a facade call (k, filters, diversity)
 
@@ -22,19 +23,20 @@ The CLI catches ``KGRecError`` only, prints ``ErrorType: message`` and exits 1.
 from __future__ import annotations
 
 __all__ = [
-    "KGRecError",
     "ConfigError",
-    "IngestError",
-    "RecordError",
-    "GraphError",
-    "ServerError",
-    "SchemaError",
-    "WriteError",
-    "ExportError",
     "EncoderError",
-    "TrainingError",
+    "ExportError",
+    "GraphError",
+    "IngestError",
+    "KGRecError",
     "NotFoundError",
+    "RecordError",
     "RequestError",
+    "ResourceError",
+    "SchemaError",
+    "ServerError",
+    "TrainingError",
+    "WriteError",
 ]
 
 
@@ -87,6 +89,11 @@ class EncoderError(KGRecError):
 
 class TrainingError(KGRecError):
     """Training or inference failed, or produced non-finite values."""
+
+
+class ResourceError(KGRecError, MemoryError):
+    """A computation needs more memory than this machine allows; the message says how
+    much it needs and how much there is."""
 
 
 class NotFoundError(KGRecError):

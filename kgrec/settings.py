@@ -42,7 +42,7 @@ from pydantic import SecretStr
 
 from kgrec.errors import ConfigError
 
-__all__ = ["Settings", "Neo4jSettings", "EncoderSettings", "TrainSettings"]
+__all__ = ["EncoderSettings", "Neo4jSettings", "Settings", "TrainSettings"]
 
 
 @dataclass(frozen=True)

@@ -19,15 +19,15 @@ from gnn.ranker import Ranker
 
 __all__ = [
     "ALS",
+    "EASE",
+    "SLOW_BASELINES",
     "AttrPop",
     "AttrProfile",
     "ContentKNN",
-    "EASE",
     "ItemKNN",
     "LightGCNRanker",
     "MostPop",
     "RandomRanker",
-    "SLOW_BASELINES",
     "baselines_for",
 ]
 

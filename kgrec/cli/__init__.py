@@ -38,12 +38,14 @@ def _root(
 
 def _register() -> None:
     # Each module adds its commands to ``app`` on import.
-    from kgrec.cli import commands_db  # noqa: F401
-    from kgrec.cli import commands_load  # noqa: F401
-    from kgrec.cli import commands_encode  # noqa: F401
-    from kgrec.cli import commands_evaluate  # noqa: F401
-    from kgrec.cli import commands_train  # noqa: F401
-    from kgrec.cli import commands_serve  # noqa: F401
+    from kgrec.cli import (
+        commands_db,  # noqa: F401
+        commands_encode,  # noqa: F401
+        commands_evaluate,  # noqa: F401
+        commands_load,  # noqa: F401
+        commands_serve,  # noqa: F401
+        commands_train,  # noqa: F401
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -9,13 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from typer.testing import CliRunner
 
 from gnn.evaluate import ResultRow, evaluate, format_table, plot_results, read_jsonl, write_jsonl
 from gnn.features import NodeFeatures
-from kgrec.cli import app
-from kgrec.cli import commands_evaluate  # noqa: F401  (registers the command)
-from kgrec.errors import ConfigError
+from kgrec.cli import (
+    app,
+    commands_evaluate,  # noqa: F401  (registers the command)
+)
+from kgrec.errors import ConfigError, ResourceError
 
 DATA = Path(__file__).parents[1] / "data"
 FIELDS = ["dataset", "protocol", "model", "seed", "k", "recall", "ndcg", "hit_rate",
@@ -55,6 +58,20 @@ def test_evaluate_rows_table_and_plot(snapshot, tmp_path: Path) -> None:
     path = write_jsonl(rows, tmp_path / "r.jsonl")
     assert read_jsonl(path) == rows
     assert plot_results(rows, tmp_path / "r.png").stat().st_size > 1000
+
+
+def test_model_that_does_not_fit_in_memory_is_skipped(snapshot, monkeypatch: pytest.MonkeyPatch,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    import gnn.item_item
+
+    n = snapshot.num_items
+    monkeypatch.setattr(gnn.item_item, "memory_limit", lambda: 20 * n * n - 1)
+    with pytest.raises(ResourceError, match=f"EASE on {n} items needs"):
+        gnn.item_item.fit_ease(sp.identity(n, format="csr"), 10.0)
+    rows = evaluate(snapshot, protocols=["w"], ks=(20,), features=_features(snapshot),
+                    models=["MostPop", "EASE"])
+    assert {r.model for r in rows} == {"MostPop"}
+    assert "EASE skipped on W seed 2026" in caplog.text
 
 
 def test_evaluate_rejects_unknown_names(snapshot) -> None:

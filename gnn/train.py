@@ -153,6 +153,26 @@ def validation_ndcg(score: Callable[[np.ndarray], np.ndarray | torch.Tensor],
     return total / len(users)
 
 
+def _cache_by_batch(score: Callable[[np.ndarray], np.ndarray], max_bytes: int = 256 << 20
+                    ) -> Callable[[np.ndarray], np.ndarray]:
+    """``score`` remembered per user batch (up to ``max_bytes`` of results): a grid search
+    asks :func:`validation_ndcg` for the same batches once per grid value."""
+    cache: dict[bytes, np.ndarray] = {}
+    used = 0
+
+    def cached(users: np.ndarray) -> np.ndarray:
+        nonlocal used
+        key = np.asarray(users).tobytes()
+        out = cache.get(key)
+        if out is None:
+            out = np.asarray(score(users))
+            if used + out.nbytes <= max_bytes:
+                cache[key], used = out, used + out.nbytes
+        return out
+
+    return cached
+
+
 def _dot_scores(zu: torch.Tensor, zi: torch.Tensor, users: np.ndarray) -> torch.Tensor:
     return zu[torch.from_numpy(users).to(zu.device)] @ zi.T
 
@@ -250,8 +270,10 @@ def _fit_item_item(trained: TrainedModel, train_csr: sp.csr_matrix,
         lambdas = [LAMBDA_MULTIPLIERS[len(LAMBDA_MULTIPLIERS) // 2] * mean_degree]
         weights = [1.0]
     best = (-1.0, 0.0, 0.0, None)
+    gnn = _cache_by_batch(lambda users: trained.user_emb[users] @ trained.item_emb.T)
     for lam in lambdas:
         b = fit_ease(train_csr, lam)
+        item_item = _cache_by_batch(partial(ease_scores, train_csr, b))
         for w in weights:
             if valid_csr is None or len(lambdas) * len(weights) == 1:
                 best = (0.0, lam, w, b)
@@ -259,9 +281,9 @@ def _fit_item_item(trained: TrainedModel, train_csr: sp.csr_matrix,
             if w == 0.0 and best[3] is not None:
                 continue
 
-            def score(users: np.ndarray, b: np.ndarray = b, w: float = w) -> np.ndarray:
-                return trained.user_emb[users] @ trained.item_emb.T + \
-                    w * ease_scores(train_csr, b, users)
+            def score(users: np.ndarray, item_item: Callable = item_item, w: float = w
+                      ) -> np.ndarray:
+                return gnn(users) + w * item_item(users)
 
             val = validation_ndcg(score, train_csr, valid_csr, 20, valid_candidates)
             if val > best[0]:
@@ -288,7 +310,7 @@ def _fit_tail_slots(trained: TrainedModel, train_csr: sp.csr_matrix,
         every = config.tail_every
     elif valid_csr is not None:
         tail = tail_items(np.diff(train_csr.tocsc().indptr))
-        every, facts = choose_every(trained.score, train_csr, valid_csr, tail,
+        every, facts = choose_every(_cache_by_batch(trained.score), train_csr, valid_csr, tail,
                                     config.tail_budget, validation_ndcg, seed=config.seed)
     else:
         every = EVERY_GRID[len(EVERY_GRID) // 2]

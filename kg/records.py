@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["SourceRef", "ItemRecord", "UserRecord", "InteractionRecord", "attribute_id"]
+__all__ = ["InteractionRecord", "ItemRecord", "SourceRef", "UserRecord", "attribute_id"]
 
 
 @dataclass(frozen=True)

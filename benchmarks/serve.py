@@ -233,8 +233,9 @@ def main() -> None:
         finally:
             driver.close()
             server.stop()
-    lines = [("| items | in-process p50 ms | p99 ms | qps | Neo4j index p50 ms | p99 ms | qps "
-             "| p99 ratio |"), "|---|---|---|---|---|---|---|---|"]
+    header = ("| items | in-process p50 ms | p99 ms | qps | Neo4j index p50 ms | p99 ms | qps "
+              "| p99 ratio |")
+    lines = [header, "|---|---|---|---|---|---|---|---|"]
     for n in sizes:
         a = results["in_process"][str(n)]
         b = results["neo4j_vector_index"].get(str(n))
@@ -245,9 +246,9 @@ def main() -> None:
         ai, ex = results["add_items"], results["explain"]
         lines += ["", "| operation | p50 ms | p99 ms | note |", "|---|---|---|---|",
                   (f"| add_items (1 item → recommendable) | {ai['p50_ms']:.1f} | "
-                  f"{ai['p99_ms']:.1f} | first call (loads encoder) {ai['first_call_ms']:.0f} ms |"),
+                   f"{ai['p99_ms']:.1f} | first call (loads encoder) {ai['first_call_ms']:.0f} ms |"),
                   (f"| explain (3 paths) | {ex['p50_ms']:.1f} | {ex['p99_ms']:.1f} | "
-                  "synthetic 300×200 |")]
+                   "synthetic 300×200 |")]
     if "explain_movielens" in results:
         em = results["explain_movielens"]
         lines.append(f"| explain (3 paths) | {em['p50_ms']:.1f} | {em['p99_ms']:.1f} | "

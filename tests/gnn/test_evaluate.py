@@ -95,8 +95,8 @@ def test_cli_evaluate_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     result = CliRunner().invoke(app, [
         "-q", "evaluate", "--dataset", str(DATA / "eval_catalog"), "--protocol", "w,c,l",
         "--seeds", "2026", "--k", "20", "--out", str(out), "--fast", "--plot",
-        str(tmp_path / "p.png"), "--models", ("MostPop,ItemKNN,EASE,ContentKNN,Random,AttrPop,"
-        "AttrProfile")])
+        str(tmp_path / "p.png"), "--models",
+        "MostPop,ItemKNN,EASE,ContentKNN,Random,AttrPop,AttrProfile"])
     assert result.exit_code == 0, result.output
     assert "| C | AttrProfile |" in result.output
     records = [json.loads(line) for line in out.read_text().splitlines()]

@@ -16,9 +16,9 @@ values, and encoding 150k texts would dominate the run. Per size it reports
 A least-squares line ``MB = a + b · nodes`` through the measured totals (the
 synthetic graphs keep edges ∝ nodes, so this is the per-node cost at that density)
 gives the largest graph that fits in a memory budget: 80% of this machine's RAM, and
-80% of an 80 GB GPU (the same tensors; CUDA context excluded). With ``--device cuda`` the memory is the GPU's
-(``torch.cuda.max_memory_allocated``: graph, features and training state all live
-there) and the limits are for that GPU and an 80 GB one. Prints a Markdown table,
+80% of an 80 GB GPU (the same tensors; CUDA context excluded). With ``--device cuda``
+the memory is the GPU's (``torch.cuda.max_memory_allocated``: graph, features and
+training state all live there) and the limits are for that GPU and an 80 GB one. Prints a Markdown table,
 writes ``benchmarks/results/<name>.json`` (``--name``, default ``train_scale``) and a PNG.
 
 Run: ``.venv/bin/python benchmarks/train_scale.py [--sizes 20000x10000,50000x25000,...]``

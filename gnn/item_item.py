@@ -23,8 +23,8 @@ import scipy.sparse as sp
 
 from kgrec.errors import ResourceError
 
-__all__ = ["LAMBDA_MULTIPLIERS", "WEIGHT_GRID", "ease_bytes", "ease_scores", "fit_ease",
-           "memory_limit"]
+__all__ = ["LAMBDA_MULTIPLIERS", "WEIGHT_GRID", "ease_bytes", "ease_fits", "ease_scores",
+           "fit_ease", "memory_limit"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,11 @@ def memory_limit() -> int:
         return 1 << 62
 
 
+def ease_fits(num_items: int) -> bool:
+    """Whether :func:`fit_ease` on ``num_items`` items stays within :func:`memory_limit`."""
+    return ease_bytes(num_items) <= memory_limit()
+
+
 def fit_ease(interactions: sp.csr_matrix, lam: float) -> np.ndarray:
     """Closed-form EASE weights.
 
@@ -64,7 +69,7 @@ def fit_ease(interactions: sp.csr_matrix, lam: float) -> np.ndarray:
         ResourceError: the dense matrices need more than :func:`memory_limit`.
     """
     n = interactions.shape[1]
-    if ease_bytes(n) > memory_limit():
+    if not ease_fits(n):
         raise ResourceError(f"EASE on {n:,} items needs ~{ease_bytes(n) / 1e9:.1f} GB for its "
                             f"dense item-item matrices; this machine allows "
                             f"{memory_limit() / 1e9:.1f} GB (half its memory)")

@@ -241,22 +241,15 @@ def _fit_item_item(trained: TrainedModel, train_csr: sp.csr_matrix,
                    valid_csr: sp.csr_matrix | None, valid_candidates: np.ndarray | None
                    ) -> dict[str, float]:
     """Attach the EASE term (see :mod:`gnn.item_item`); λ, β from config or validation."""
-    from gnn.item_item import (
-        LAMBDA_MULTIPLIERS,
-        WEIGHT_GRID,
-        ease_bytes,
-        ease_scores,
-        fit_ease,
-        memory_limit,
-    )
+    from gnn.item_item import LAMBDA_MULTIPLIERS, WEIGHT_GRID, ease_fits, ease_scores, fit_ease
 
     config = trained.config
     n_i = train_csr.shape[1]
     if not (config.item_item and config.use_id):
         return {}
-    if n_i > config.item_item_max_items or ease_bytes(n_i) > memory_limit():
-        logger.info("item-item term skipped: %d items (limit %d items, %.1f GB)", n_i,
-                    config.item_item_max_items, memory_limit() / 1e9)
+    if n_i > config.item_item_max_items or not ease_fits(n_i):
+        logger.info("item-item term skipped: %d items (limit %d, or more memory than allowed)",
+                    n_i, config.item_item_max_items)
         return {}
     train_csr = (train_csr > 0).astype(np.float32).tocsr()
     degree = np.asarray(train_csr.sum(axis=0)).ravel()

@@ -169,8 +169,8 @@ def main() -> None:
     verdict = (f"kgrec total training time {kgrec['total_s']:.1f} s = "
                f"{1 / speedup:.2f}× LightGCN's {lightgcn['seconds_to_converge']:.0f} s; "
                f"target <= {target:.0f} s: {'met' if kgrec['total_s'] <= target else 'NOT met'}")
-    table = "\n".join([title, "", header, "|---|---|---|---|---|---|---|", kgrec_row,
-                       lightgcn_row, "", verdict])
+    table = (f"{title}\n\n{header}\n|---|---|---|---|---|---|---|\n{kgrec_row}\n"
+             f"{lightgcn_row}\n\n{verdict}")
     print(table)
     args.out.write_text(json.dumps({
         "dataset": data.name, "spec": args.dataset, "seed": args.seed, "machine": machine,

@@ -84,7 +84,7 @@ def save_checkpoint(path_dir: str | Path, trained: TrainedModel) -> Path:
     if trained.item_item is not None and trained.interactions is not None:
         csr = trained.interactions.tocsr()
         arrays.update(item_item=trained.item_item,
-                      item_item_weight=np.float32(trained.item_item_weight),
+                      item_item_weight=np.asarray(trained.item_item_weight, np.float32),
                       interactions_indptr=csr.indptr, interactions_indices=csr.indices)
     for t, w in trained.proj_weight.items():
         arrays[f"proj_weight_{t}"] = w
@@ -97,7 +97,7 @@ def save_checkpoint(path_dir: str | Path, trained: TrainedModel) -> Path:
                                                    "attribute_ids": trained.attribute_ids}))
         np.save(path / "user_emb.npy", trained.user_emb)
         np.save(path / "item_emb.npy", trained.item_emb)
-        np.savez(path / "inductive.npz", **arrays)
+        np.savez(path / "inductive.npz", **arrays)  # type: ignore[arg-type]  # numpy stub
         if trained.state_dict is not None:
             import torch
 

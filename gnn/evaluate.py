@@ -24,7 +24,7 @@ import numpy as np
 
 from gnn.baselines import SLOW_BASELINES, baselines_for
 from gnn.features import NodeFeatures
-from gnn.metrics import evaluate_scores, pair_matrix
+from gnn.metrics import RankingMetrics, evaluate_scores, pair_matrix
 from gnn.ranker import EvalContext, Ranker
 from gnn.split import PROTOCOLS, Split, make_split
 from kg.snapshot import GraphSnapshot
@@ -150,7 +150,7 @@ def _context(split: Split, feats: NodeFeatures, device: str) -> EvalContext:
                               "protocol": split.protocol})
 
 
-def _rank(model: Ranker, split: Split, ks: Sequence[int]) -> list:  # list[RankingMetrics]
+def _rank(model: Ranker, split: Split, ks: Sequence[int]) -> list[RankingMetrics]:
     n_u, n_i = split.snapshot.num_users, split.snapshot.num_items
     return evaluate_scores(model.score, split.users, pair_matrix(split.test, n_u, n_i),
                            pair_matrix(split.train.interaction_index, n_u, n_i),

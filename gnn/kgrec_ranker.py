@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,7 +32,7 @@ __all__ = ["KGREC_ABLATIONS", "KGRecRanker", "LongTailRanker", "kgrec_rankers"]
 logger = logging.getLogger(__name__)
 
 #: ablation name -> ModelConfig overrides
-KGREC_ABLATIONS: dict[str, dict[str, bool]] = {
+KGREC_ABLATIONS: dict[str, dict[str, Any]] = {
     "kgrec": {},
     "kgrec-no-text": {"use_text": False},
     "kgrec-no-attributes": {"use_attributes": False},

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -209,6 +209,8 @@ class KGRecModel(nn.Module):
         - **output:** ``float32 [N, dim]`` final node embeddings in homogeneous order
     """
 
+    item_has_id: Tensor  # registered buffer
+
     def __init__(self, config: ModelConfig, num_users: int, num_items: int,
                  num_attributes: int, feature_dim: int, item_has_id: Tensor | None = None
                  ) -> None:
@@ -229,6 +231,14 @@ class KGRecModel(nn.Module):
                 e = nn.Embedding(max(self.num_nodes_by_type[t], 1), config.dim)
                 nn.init.normal_(e.weight, std=config.id_init_std)
                 self.emb[t] = e
+
+    def text_projection(self, node_type: str) -> nn.Linear:
+        """The layer-0 text projection of ``node_type`` (requires ``use_text``)."""
+        return cast(nn.Linear, self.proj[node_type])
+
+    def id_embedding(self, node_type: str) -> nn.Embedding:
+        """The ID embedding table of ``node_type`` (requires ``use_id``)."""
+        return cast(nn.Embedding, self.emb[node_type])
 
     def __repr__(self) -> str:
         c = self.config
@@ -253,7 +263,7 @@ class KGRecModel(nn.Module):
             n = self.num_nodes_by_type[t]
             if not n:
                 continue
-            lin = self.proj[t]
+            lin = self.text_projection(t)
             if dropout:  # dropping input dimensions = dropping the weight's columns
                 if mask is None:
                     mask = (torch.rand(f.shape[1], device=f.device, generator=generator)
@@ -285,12 +295,13 @@ class KGRecModel(nn.Module):
                 continue
             h = text.get(t)
             if self.config.use_id:
-                e = self.emb[t].weight[:n]
+                e = self.id_embedding(t).weight[:n]
                 if t == "item":
                     keep = self.item_has_id if item_id_keep is None else \
                         self.item_has_id & item_id_keep
                     e = e * keep.unsqueeze(1).to(e.dtype)
                 h = e if h is None else h + e
+            assert h is not None  # ModelConfig requires use_text or use_id
             parts.append(h.float())
         return torch.cat(parts, dim=0)
 

@@ -68,6 +68,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: ``user_idx int64 [B] -> float32 [B, num_items]``
+Scorer = Callable[[np.ndarray], np.ndarray]
+
 
 @dataclass(eq=False)
 class TrainResult:
@@ -153,8 +156,7 @@ def validation_ndcg(score: Callable[[np.ndarray], np.ndarray | torch.Tensor],
     return total / len(users)
 
 
-def _cache_by_batch(score: Callable[[np.ndarray], np.ndarray], max_bytes: int = 256 << 20
-                    ) -> Callable[[np.ndarray], np.ndarray]:
+def _cache_by_batch(score: Scorer, max_bytes: int = 256 << 20) -> Scorer:
     """``score`` remembered per user batch (up to ``max_bytes`` of results): a grid search
     asks :func:`validation_ndcg` for the same batches once per grid value."""
     cache: dict[bytes, np.ndarray] = {}
@@ -217,10 +219,11 @@ def export_trained(model: KGRecModel, graph: HomogeneousGraph, x: dict[str, torc
     if model.config.cosine:
         user_emb = user_emb / np.maximum(np.linalg.norm(user_emb, axis=1, keepdims=True), 1e-12)
         item_emb = item_emb / np.maximum(np.linalg.norm(item_emb, axis=1, keepdims=True), 1e-12)
-    proj_w = {t: m.weight.detach().float().cpu().numpy() for t, m in model.proj.items()}
-    proj_b = {t: m.bias.detach().float().cpu().numpy() for t, m in model.proj.items()}
+    lins = {t: model.text_projection(t) for t in model.proj}
+    proj_w = {t: m.weight.detach().float().cpu().numpy() for t, m in lins.items()}
+    proj_b = {t: m.bias.detach().float().cpu().numpy() for t, m in lins.items()}
     if model.config.use_id:
-        user_id_emb = model.emb["user"].weight.detach().float().cpu().numpy()[:graph.num_users]
+        user_id_emb = model.id_embedding("user").weight.detach().float().cpu().numpy()[:graph.num_users]
     else:
         user_id_emb = np.zeros((graph.num_users, model.config.dim), np.float32)
     return TrainedModel(
@@ -262,7 +265,7 @@ def _fit_item_item(trained: TrainedModel, train_csr: sp.csr_matrix,
     else:  # no validation to choose on: the middle of the grids
         lambdas = [LAMBDA_MULTIPLIERS[len(LAMBDA_MULTIPLIERS) // 2] * mean_degree]
         weights = [1.0]
-    best = (-1.0, 0.0, 0.0, None)
+    best: tuple[float, float, float, np.ndarray | None] = (-1.0, 0.0, 0.0, None)
     gnn = _cache_by_batch(lambda users: trained.user_emb[users] @ trained.item_emb.T)
     for lam in lambdas:
         b = fit_ease(train_csr, lam)
@@ -274,16 +277,16 @@ def _fit_item_item(trained: TrainedModel, train_csr: sp.csr_matrix,
             if w == 0.0 and best[3] is not None:
                 continue
 
-            def score(users: np.ndarray, item_item: Callable = item_item, w: float = w
+            def score(users: np.ndarray, item_item: Scorer = item_item, w: float = w
                       ) -> np.ndarray:
                 return gnn(users) + w * item_item(users)
 
             val = validation_ndcg(score, train_csr, valid_csr, 20, valid_candidates)
             if val > best[0]:
                 best = (val, lam, w, b)
-    _, lam, w, b = best
+    _, lam, w, weights_b = best
     if w > 0:
-        trained.item_item, trained.item_item_weight = b, float(w)
+        trained.item_item, trained.item_item_weight = weights_b, float(w)
         trained.interactions = train_csr
     logger.info("item-item term: lambda %.1f, weight %.2f (validation NDCG@20 %.4f)",
                 lam, w, best[0])
@@ -417,6 +420,7 @@ def train_model(
                 # first ``cold_rows`` rows: it must not slow the warm loss down
                 text_c = model.project({"item": x["item"]}, config.text_dropout, gen) \
                     if config.text_dropout else text
+                assert graph.item_attr is not None and graph.attr_item is not None
                 zc = model.cold_item_embeddings(text_c, layers, graph.item_attr,
                                                 graph.attr_item, off_a)
                 r = min(config.cold_rows, len(pos))
@@ -485,7 +489,7 @@ def _warm_start(model: KGRecModel, init: KGRecModel) -> None:
     if model.config.use_id:
         new = (model.item_has_id & ~init.item_has_id.to(model.item_has_id.device))
         with torch.no_grad():
-            model.emb["item"].weight[:len(new)][new] = 0.0
+            model.id_embedding("item").weight[:len(new)][new] = 0.0
 
 
 def refit(result: TrainResult, snapshot: GraphSnapshot, features: NodeFeatures,

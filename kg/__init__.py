@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__all__ = [
+__all__ = [  # noqa: RUF022 (grouped by topic, not sorted)
     # records and snapshots
     "SourceRef", "ItemRecord", "UserRecord", "InteractionRecord", "attribute_id",
     "GraphSnapshot", "id_sort_key", "snapshot_from_records",
@@ -48,8 +48,8 @@ _WHERE = {
 }
 
 if TYPE_CHECKING:
-    from kg.connection import connect
     from kg.analyst import cypher_file, cypher_files
+    from kg.connection import connect
     from kg.embeddings import query_similar_items, read_embeddings, write_embeddings
     from kg.export import export_snapshot
     from kg.rdf import export_turtle

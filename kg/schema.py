@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = [
+__all__ = [  # noqa: RUF022 (grouped by topic, not sorted)
     "SCHEMA_VERSION",
     "USER", "ITEM", "ATTRIBUTE", "INTERACTED", "HAS_ATTRIBUTE",
     "KIND_PATTERN", "VALUE_PATTERN", "ID_PATTERN",

@@ -83,10 +83,10 @@ def run_demo(settings: Settings, *, dataset: str = "synthetic", n_users: int = 2
         console.print(Rule("3. Encode and train (CPU)"))
         t1 = time.perf_counter()
         trained = train_from_graph(settings, driver, max_epochs=max_epochs)
-        console.print(f"model {trained.version}: {trained}; trained in "  # type: ignore[attr-defined]
+        console.print(f"model {trained.version}: {trained}; trained in "
                       f"{time.perf_counter() - t1:.0f}s")
         verb = "watched" if dataset.startswith("movielens") else "bought"
-        rec = Recommender(settings, trained=trained, driver=driver,  # type: ignore[arg-type]
+        rec = Recommender(settings, trained=trained, driver=driver,
                           interaction_verb=verb)
         console.print(Rule("4. Recommend and explain"))
         user = next((u for u in ("u0", "1") if rec._seen.get(u)), min(rec._seen))

@@ -89,7 +89,7 @@ def _unit(x: np.ndarray) -> np.ndarray:
     """Rows (or a vector) scaled to unit length; zero rows stay zero."""
     x = np.asarray(x, dtype=np.float32)
     norm = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.maximum(norm, 1e-12)
+    return np.asarray(x / np.maximum(norm, 1e-12), dtype=np.float32)
 
 
 def _strength(*cosines: np.ndarray | float) -> np.ndarray:

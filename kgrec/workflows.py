@@ -7,9 +7,16 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kgrec.recommender import Recommender
 from kgrec.results import IngestSummary
+
+if TYPE_CHECKING:
+    import neo4j
+
+    from gnn.trained import TrainedModel
+    from kgrec.settings import Settings
 
 __all__ = ["ingest_file", "train_from_graph", "watch_folder"]
 
@@ -83,9 +90,10 @@ def watch_folder(rec: Recommender, folder: Path, state_path: Path, *, interval: 
     return done
 
 
-def train_from_graph(settings: object, driver: object, *, max_epochs: int | None = None,
-                     device: str | None = None, show_progress: bool | None = None,
-                     out: Path | None = None, write: bool = True) -> object:
+def train_from_graph(settings: Settings, driver: neo4j.Driver, *,
+                     max_epochs: int | None = None, device: str | None = None,
+                     show_progress: bool | None = None, out: Path | None = None,
+                     write: bool = True) -> TrainedModel:
     """Export → encode → train (early-stopped on a 10 % split, then refit on all) →
     checkpoint with its training curves → write back; what ``kgrec train`` runs.
 
@@ -114,15 +122,13 @@ def train_from_graph(settings: object, driver: object, *, max_epochs: int | None
     from gnn.writeback import write_back
     from kg.export import export_snapshot
     from kg.schema import ensure_user_vector_index
-    from kgrec.settings import Settings
     from llm_bridge import FeatureStore, TextEncoder
 
-    assert isinstance(settings, Settings)
     database = settings.neo4j.database
     config = ModelConfig(seed=settings.seed, device=device or settings.train.device)
     if max_epochs is not None:
         config = dataclasses.replace(config, max_epochs=max_epochs)
-    snapshot = export_snapshot(driver, database, show_progress=show_progress)  # type: ignore[arg-type]
+    snapshot = export_snapshot(driver, database, show_progress=show_progress)
     encoder = TextEncoder(settings.encoder)
     features = node_features(snapshot, FeatureStore(settings.features_dir, encoder),
                              show_progress=show_progress)
@@ -151,6 +157,6 @@ def train_from_graph(settings: object, driver: object, *, max_epochs: int | None
     written = {"items": 0, "users": 0}
     if write:
         written = write_back(driver, trained, database, show_progress=show_progress)
-        ensure_user_vector_index(driver, trained.dim, database)  # type: ignore[arg-type]
+        ensure_user_vector_index(driver, trained.dim, database)
     trained.info["written"] = written
     return trained

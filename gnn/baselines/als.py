@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 
@@ -68,8 +69,7 @@ class ALS:
         if self.params is None:
             for params in itertools.product(*self.grids):
                 uf, itf = self._fit(context.fit_train, params, context.seed)
-                self.tuning[params] = validation_ndcg(lambda u, uf=uf, itf=itf: uf[u] @ itf.T,
-                                                      context)
+                self.tuning[params] = validation_ndcg(partial(_factor_scores, uf, itf), context)
             self.params = max(self.tuning, key=lambda p: self.tuning[p])
             logger.info("ALS: best validation NDCG@20 %.4f with factors=%d reg=%g alpha=%g",
                         self.tuning[self.params], *self.params)
@@ -78,4 +78,10 @@ class ALS:
     def score(self, user_idx: np.ndarray) -> np.ndarray:
         """``float32 [B, num_items]`` dot products of user and item factors."""
         assert self.user_factors is not None and self.item_factors is not None, "call fit()"
-        return (self.user_factors[user_idx] @ self.item_factors.T).astype(np.float32)
+        return _factor_scores(self.user_factors, self.item_factors, user_idx)
+
+
+def _factor_scores(user_factors: np.ndarray, item_factors: np.ndarray, user_idx: np.ndarray
+                   ) -> np.ndarray:
+    """``float32 [B, num_items]`` dot products of user and item factors."""
+    return (user_factors[user_idx] @ item_factors.T).astype(np.float32)

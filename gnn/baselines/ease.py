@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
 
 from gnn.baselines._common import interaction_matrix, validation_ndcg
-from gnn.item_item import fit_ease
+from gnn.item_item import ease_scores, fit_ease
 from gnn.ranker import EvalContext
 from kg.snapshot import GraphSnapshot
 
@@ -50,7 +51,7 @@ class EASE:
             x = interaction_matrix(context.fit_train)
             for lam in self.grid:
                 b = fit_ease(x, lam)
-                self.tuning[lam] = validation_ndcg(lambda u, b=b: x[u] @ b, context)
+                self.tuning[lam] = validation_ndcg(partial(ease_scores, x, b), context)
             self.best_lam = max(self.grid, key=lambda lam: (self.tuning[lam], -lam))
             logger.info("EASE: validation NDCG@20 %s -> lambda %g",
                         {k: round(v, 4) for k, v in self.tuning.items()}, self.best_lam)
@@ -61,4 +62,4 @@ class EASE:
     def score(self, user_idx: np.ndarray) -> np.ndarray:
         """``float32 [B, num_items]`` = ``X[user_idx] @ B``."""
         assert self.weights is not None and self.user_items is not None, "call fit() first"
-        return np.asarray(self.user_items[user_idx] @ self.weights, dtype=np.float32)
+        return ease_scores(self.user_items, self.weights, user_idx)

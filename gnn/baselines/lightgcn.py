@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,12 +24,16 @@ from gnn.baselines._common import VALID_K, validation_ndcg
 from gnn.ranker import EvalContext
 from kg.snapshot import GraphSnapshot
 
+if TYPE_CHECKING:
+    import torch
+    from torch_geometric.nn.models import LightGCN
+
 __all__ = ["LightGCNRanker", "normalized_adjacency", "propagate"]
 
 logger = logging.getLogger(__name__)
 
 
-def normalized_adjacency(train: GraphSnapshot, device: str = "cpu"):  # -> torch.Tensor
+def normalized_adjacency(train: GraphSnapshot, device: str = "cpu") -> torch.Tensor:
     """``float32 [U + I, U + I]`` sparse CSR ``D^-1/2 A D^-1/2`` of the bipartite graph.
 
     Node ``u`` is user row ``u``; node ``U + i`` is item row ``i``.
@@ -53,7 +57,7 @@ def normalized_adjacency(train: GraphSnapshot, device: str = "cpu"):  # -> torch
                                        torch.from_numpy(val), size=(n, n), device=device)
 
 
-def _symmetric_spmm():  # -> type[torch.autograd.Function], built lazily (torch import)
+def _symmetric_spmm() -> type[torch.autograd.Function]:  # built lazily: torch import
     import torch
 
     class _SymmetricSpMM(torch.autograd.Function):
@@ -71,7 +75,7 @@ def _symmetric_spmm():  # -> type[torch.autograd.Function], built lazily (torch 
     return _SymmetricSpMM
 
 
-def propagate(model, adj):  # (LightGCN, Tensor) -> Tensor
+def propagate(model: LightGCN, adj: torch.Tensor) -> torch.Tensor:
     """``LightGCN.get_embedding`` over a precomputed normalised adjacency.
 
     Args:
@@ -199,7 +203,7 @@ class LightGCNRanker:
             self._store(model, adj, n_u)
         return best_epoch
 
-    def _store(self, model: object, adj: object, n_u: int) -> None:
+    def _store(self, model: LightGCN, adj: torch.Tensor, n_u: int) -> None:
         import torch
 
         with torch.no_grad():

@@ -130,6 +130,6 @@ def test_cli_reports_bad_input(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-c", "from kgrec.cli import main; main()", "evaluate", "--dataset",
          str(tmp_path / "missing"), "--out", str(tmp_path / "o.jsonl")],
-        capture_output=True, text=True, timeout=120)
+        check=False, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].startswith("IngestError: ")

@@ -124,5 +124,5 @@ def warm_up_training(device: str) -> None:
 
     train_model(tiny, NodeFeatures(item=unit(tiny.num_items), attribute=unit(tiny.num_attributes),
                                    user=unit(tiny.num_users), encoder_id="random"),
-                ModelConfig(max_epochs=1, steps_per_epoch=1, item_item=False, tail_every=0,
+                ModelConfig(max_epochs=1, steps_per_epoch=1, item_item=False, tail_slots=0,
                             batch_size=16, device=device), show_progress=False)

@@ -63,7 +63,7 @@ def run_seed(snap: Any, features: Any, seed: int) -> dict[str, dict[str, float]]
     from gnn.evaluate import _context
     from gnn.infer import embed_new_items
     from gnn.kgrec_ranker import KGRecRanker
-    from gnn.long_tail import rank_scores
+    from gnn.long_tail import every_slots, rank_scores
     from gnn.metrics import pair_matrix
     from gnn.split import TRAIN_FRACTION, _distinct_pairs, make_split, split_pairs
 
@@ -104,7 +104,7 @@ def run_seed(snap: Any, features: Any, seed: int) -> dict[str, dict[str, float]]
 
     policies: dict[str, Any] = {"model": base}
     for n in (1, 2):  # what recommend(new_items=n) does
-        s = rank_scores(raw, train, users, cold, max(2, K // n), K, limit=n)
+        s = rank_scores(raw, train, users, cold, every_slots(max(2, K // n), K), limit=n)
         s[seen.row, seen.col] = -np.inf
         policies[f"new_items={n}"] = s
     for name, f in (("linear calibration", lambda c: slope * c + shift),

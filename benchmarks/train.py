@@ -89,7 +89,7 @@ def bench_kgrec(split: Any, features: Any, device: str, plot: Path,
             "total_s": round(first_s + refit_s, 2),
             "val_ndcg20": round(float(first.history["val_ndcg"][best]), 4),
             "item_item_weight": first.trained.info.get("item_item_weight"),
-            "tail_every": first.trained.info.get("tail_every")}
+            "tail_slots": first.trained.info.get("tail_slots")}
 
 
 def bench_lightgcn(split: Any, device: str, epochs: int, converge: int) -> dict[str, Any]:

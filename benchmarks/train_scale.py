@@ -78,7 +78,7 @@ def bench_size(n_users: int, n_items: int, steps: tuple[int, int], device: str
     warm_up_training(device)  # torch's lazy imports (~200 MB, ~3 s) stay out of the figures
     seconds, peak, gpu_peak = [], 0.0, 0.0
     for n in steps:
-        config = ModelConfig(max_epochs=1, steps_per_epoch=n, item_item=False, tail_every=0,
+        config = ModelConfig(max_epochs=1, steps_per_epoch=n, item_item=False, tail_slots=0,
                              device=device)
         mem: dict[str, float] = {}
         with peak_memory(mem, device):

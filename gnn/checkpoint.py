@@ -34,7 +34,22 @@ __all__ = ["CHECKPOINT_FORMAT", "load_checkpoint", "save_checkpoint", "write_lat
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = 1
+#: 2: long-tail slots per page (``tail_slots``) instead of an interval (``tail_every``)
+CHECKPOINT_FORMAT = 2
+
+
+def _upgrade_format_1(meta: dict[str, Any]) -> dict[str, Any]:
+    """Format 1 stored the long-tail policy as "every n-th position"; the nearest
+    format-2 setting is ``round(10 / n)`` slots per page of ten (0 and None kept)."""
+    def slots(every: int | None) -> int | None:
+        return None if every is None else 0 if every == 0 else max(1, round(10 / every))
+
+    config = dict(meta["config"])
+    config["tail_slots"] = slots(config.pop("tail_every", None))
+    info = dict(meta.get("info", {}))
+    if "tail_every" in info:
+        info["tail_slots"] = slots(info.pop("tail_every"))
+    return {**meta, "config": config, "info": info, "format": 2}
 
 
 def _json_safe(value: Any) -> Any:
@@ -135,6 +150,8 @@ def load_checkpoint(path_dir: str | Path, *, load_weights: bool = False) -> Trai
             arrays = {k: z[k] for k in z.files}
     except FileNotFoundError as e:
         raise NotFoundError(f"checkpoint {str(path)!r}: missing file {e.filename}") from e
+    if meta.get("format") == 1:
+        meta = _upgrade_format_1(meta)
     if meta.get("format") != CHECKPOINT_FORMAT:
         raise TrainingError(f"checkpoint {str(path)!r}: format {meta.get('format')!r}, "
                             f"expected {CHECKPOINT_FORMAT}")

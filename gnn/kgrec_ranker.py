@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gnn.features import NodeFeatures
-from gnn.long_tail import rank_scores
+from gnn.long_tail import page_slots, rank_scores
 from gnn.metrics import pair_matrix
 from gnn.model import ModelConfig
 from gnn.ranker import EvalContext, Ranker
@@ -119,11 +119,11 @@ class LongTailRanker:
         """Scores whose order is the long-tail ranking (top 100 positions)."""
         if self.base.trained is None or self._seen is None or self._tail is None:
             raise TrainingError(f"{self.name}: score() called before fit()")
-        every = int(self.base.trained.info.get("tail_every") or 0)
+        per_page = int(self.base.trained.info.get("tail_slots") or 0)
         scores = self.base.score(user_idx)
-        if every == 0:
+        if per_page == 0:
             return scores
-        return rank_scores(scores, self._seen, user_idx, self._tail, every)
+        return rank_scores(scores, self._seen, user_idx, self._tail, page_slots(per_page, 100))
 
 
 def kgrec_rankers(config: ModelConfig | None = None) -> list[Ranker]:

@@ -85,10 +85,10 @@ class ModelConfig:
         item_item_lambda, item_item_weight: its ``λ`` and ``β``; ``None`` = chosen on
             the validation split.
         item_item_max_items: skip the term above this many items (``O(I²)`` memory).
-        tail_every: long-tail slot interval of ``recommend(long_tail=True)`` (every
-            ``n``-th position holds the best tail item, see :mod:`gnn.long_tail`);
-            ``None`` = chosen on the validation split, 0 = off.
-        tail_budget: relative validation NDCG@20 loss the chosen interval may cost.
+        tail_slots: long-tail slots per page of ten of ``recommend(long_tail=True)`` (the
+            last ``m`` positions of each page hold the best tail items, see
+            :mod:`gnn.long_tail`); ``None`` = chosen on the validation split, 0 = off.
+        tail_budget: relative validation NDCG@20 loss the chosen slots may cost.
     """
 
     use_text: bool = True
@@ -121,7 +121,7 @@ class ModelConfig:
     item_item_lambda: float | None = None
     item_item_weight: float | None = None
     item_item_max_items: int = 20_000
-    tail_every: int | None = None
+    tail_slots: int | None = None
     tail_budget: float = 0.03
 
     def __post_init__(self) -> None:
@@ -136,8 +136,8 @@ class ModelConfig:
                   "steps_per_epoch": self.steps_per_epoch >= 0,
                   "eval_every": self.eval_every >= 1, "cold_rows": self.cold_rows >= 1,
                   "refit_fraction": 0 < self.refit_fraction <= 1,
-                  "tail_every": self.tail_every is None or self.tail_every == 0
-                  or self.tail_every >= 2, "tail_budget": 0 <= self.tail_budget < 1}
+                  "tail_slots": self.tail_slots is None or 0 <= self.tail_slots <= 10,
+                  "tail_budget": 0 <= self.tail_budget < 1}
         for name, ok in checks.items():
             if not ok:
                 raise ConfigError(f"ModelConfig.{name}: invalid value {getattr(self, name)!r}")

@@ -296,21 +296,22 @@ def _fit_item_item(trained: TrainedModel, train_csr: sp.csr_matrix,
 
 def _fit_tail_slots(trained: TrainedModel, train_csr: sp.csr_matrix,
                     valid_csr: sp.csr_matrix | None) -> dict[str, float]:
-    """The long-tail slot interval (see :mod:`gnn.long_tail`): from config, else
-    chosen on validation within ``config.tail_budget``, else a middle default."""
-    from gnn.long_tail import EVERY_GRID, choose_every, tail_items
+    """Long-tail slots per page (see :mod:`gnn.long_tail`): from config, else chosen
+    on validation within ``config.tail_budget``, else a middle default."""
+    from gnn.long_tail import SLOTS_GRID, choose_slots, tail_items
 
     config = trained.config
     facts: dict[str, float] = {}
-    if config.tail_every is not None:
-        every = config.tail_every
+    if config.tail_slots is not None:
+        per_page = config.tail_slots
     elif valid_csr is not None:
         tail = tail_items(np.diff(train_csr.tocsc().indptr))
-        every, facts = choose_every(_cache_by_batch(trained.score), train_csr, valid_csr, tail,
-                                    config.tail_budget, validation_ndcg, seed=config.seed)
+        per_page, facts = choose_slots(_cache_by_batch(trained.score), train_csr, valid_csr,
+                                       tail, config.tail_budget, validation_ndcg,
+                                       seed=config.seed)
     else:
-        every = EVERY_GRID[len(EVERY_GRID) // 2]
-    return {"tail_every": int(every), **facts}
+        per_page = SLOTS_GRID[len(SLOTS_GRID) // 2]
+    return {"tail_slots": int(per_page), **facts}
 
 
 def train_model(
@@ -506,7 +507,7 @@ def refit(result: TrainResult, snapshot: GraphSnapshot, features: NodeFeatures,
     config = replace(config, max_epochs=max(1, round(result.best_epoch * config.refit_fraction)),
                      item_item_lambda=info.get("item_item_lambda", config.item_item_lambda),
                      item_item_weight=info.get("item_item_weight", config.item_item_weight),
-                     tail_every=info.get("tail_every", config.tail_every))
+                     tail_slots=info.get("tail_slots", config.tail_slots))
     return train_model(snapshot, features, config, None, show_progress,
                        encoder_fingerprint=encoder_fingerprint, init=result.model)
 

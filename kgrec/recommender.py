@@ -316,10 +316,11 @@ class Recommender:
             diversity: 0 = pure relevance; up to 1 = MMR re-ranking that trades
                 relevance for attribute-set (Jaccard) dissimilarity to items already
                 picked.
-            long_tail: give every ``n``-th position to the best long-tail item (outside
-                the top 20% by interactions; brand-new items count as tail), with ``n``
-                chosen at training time within a small validation-accuracy budget (see
-                :mod:`gnn.long_tail`). Not combined with ``diversity``.
+            long_tail: close every page of ten positions with the ``m`` best long-tail
+                items (outside the top 20% by interactions; brand-new items count as
+                tail), with ``m`` chosen at training time within a small
+                validation-accuracy budget (see :mod:`gnn.long_tail`). Not combined
+                with ``diversity``.
             new_items: guarantee up to this many new items (added after training, or
                 without interactions when it trained), the ones the model scores highest
                 for the user, at every ``max(2, k // new_items)``-th position. Their
@@ -357,19 +358,20 @@ class Recommender:
         if self._hidden_rows.size:
             scores[self._hidden_rows] = -np.inf
         allowed = self._mask(spec)
-        every = int(self.trained.info.get("tail_every") or 0) if long_tail else 0
+        per_page = int(self.trained.info.get("tail_slots") or 0) if long_tail else 0
         if diversity > 0:
             rows, vals = self._mmr(scores, k, allowed, float(diversity))
-        elif every or new_items:
-            from gnn.long_tail import interleave, tail_items
+        elif per_page or new_items:
+            from gnn.long_tail import every_slots, interleave, page_slots, tail_items
 
             if allowed is not None:
                 scores[~allowed] = -np.inf
-            if every:
-                rows = interleave(scores, tail_items(self.items.popularity), every, k)
+            if per_page:
+                rows = interleave(scores, tail_items(self.items.popularity),
+                                  page_slots(per_page, k))
             else:
-                rows = interleave(scores, self._new_rows(), max(2, k // new_items), k,
-                                  limit=new_items)
+                rows = interleave(scores, self._new_rows(),
+                                  every_slots(max(2, k // new_items), k), limit=new_items)
             vals = scores[rows]
         else:
             rows, vals = top_k(scores, k, allowed)

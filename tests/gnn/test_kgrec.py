@@ -196,7 +196,7 @@ def test_steps_per_epoch_caps_the_batches_of_an_epoch(planted, monkeypatch) -> N
     monkeypatch.setattr(torch.optim.Adam, "step",
                         lambda self, *a, **k: steps.append(1) or real_step(self, *a, **k))
     train_model(snap, feats, replace(SMALL, max_epochs=2, steps_per_epoch=3, item_item=False,
-                                     tail_every=0), None, show_progress=False)
+                                     tail_slots=0), None, show_progress=False)
     assert len(steps) == 6
     with pytest.raises(ConfigError, match="steps_per_epoch"):
         ModelConfig(steps_per_epoch=-1)
@@ -233,6 +233,23 @@ def test_checkpoint_roundtrip(trained_planted, tmp_path) -> None:  # type: ignor
     assert loaded.item_ids == tm.item_ids and loaded.config == tm.config
     assert loaded.version == "test-1" and loaded.encoder_id == "test"
     np.testing.assert_array_equal(loaded.layers, tm.layers)
+
+
+def test_checkpoint_format_1_loads_with_its_tail_policy(trained_planted, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    tm = trained_planted.trained
+    folder = save_checkpoint(tmp_path / "ck", tm)
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["format"] = 1  # as written before tail slots closed each page
+    meta["config"]["tail_every"] = meta["config"].pop("tail_slots")
+    meta["info"].pop("tail_slots", None)
+    meta["info"]["tail_every"] = 5
+    (folder / "meta.json").write_text(json.dumps(meta))
+    loaded = load_checkpoint(folder)
+    assert loaded.info["tail_slots"] == 2 and "tail_every" not in loaded.info
+    assert loaded.config == tm.config
+    np.testing.assert_array_equal(loaded.score(np.arange(3)), tm.score(np.arange(3)))
 
 
 def test_inductive_item_matches_trained(planted, trained_planted) -> None:  # type: ignore[no-untyped-def]
@@ -299,7 +316,7 @@ def test_ranker_protocol(planted) -> None:  # type: ignore[no-untyped-def]
     tail_ranker = LongTailRanker(ranker)
     tail_ranker.fit(snap, ctx)
     assert ranker.trained is trained
-    trained.info["tail_every"] = 2
+    trained.info["tail_slots"] = 9  # positions 2-10 of each page of ten
     order = np.argsort(-tail_ranker.score(np.array([0]))[0], kind="stable")
     seen = set(snap.interaction_index[1][snap.interaction_index[0] == 0].tolist())
     unseen = [int(i) for i in order if int(i) not in seen]

@@ -77,7 +77,8 @@ def recommend(
     diversity: Annotated[float, typer.Option(help="0..1 MMR re-ranking strength.")] = 0.0,
     include_seen: Annotated[bool, typer.Option(help="Keep items the user knows.")] = False,
     long_tail: Annotated[bool, typer.Option(
-        help="Every n-th slot to the best long-tail item (n chosen at training).")] = False,
+        help="End each page of ten with the best long-tail items (how many: chosen at "
+             "training).")] = False,
     new_items: Annotated[int, typer.Option(
         help="Guarantee up to N items added since training (the best-scored ones).")] = 0,
     as_json: JsonOpt = False,

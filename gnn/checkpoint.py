@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from gnn.long_tail import PAGE
 from gnn.model import ModelConfig
 from gnn.trained import TrainedModel
 from kgrec.errors import NotFoundError, TrainingError
@@ -40,9 +41,9 @@ CHECKPOINT_FORMAT = 2
 
 def _upgrade_format_1(meta: dict[str, Any]) -> dict[str, Any]:
     """Format 1 stored the long-tail policy as "every n-th position"; the nearest
-    format-2 setting is ``round(10 / n)`` slots per page of ten (0 and None kept)."""
+    format-2 setting is ``round(PAGE / n)`` slots per page (0 and None kept)."""
     def slots(every: int | None) -> int | None:
-        return None if every is None else 0 if every == 0 else max(1, round(10 / every))
+        return None if every is None else 0 if every == 0 else max(1, round(PAGE / every))
 
     config = dict(meta["config"])
     config["tail_slots"] = slots(config.pop("tail_every", None))

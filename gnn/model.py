@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from gnn.long_tail import PAGE
 from kgrec.errors import ConfigError
 
 __all__ = ["NODE_TYPES", "KGRecModel", "ModelConfig", "spmm"]
@@ -136,7 +137,7 @@ class ModelConfig:
                   "steps_per_epoch": self.steps_per_epoch >= 0,
                   "eval_every": self.eval_every >= 1, "cold_rows": self.cold_rows >= 1,
                   "refit_fraction": 0 < self.refit_fraction <= 1,
-                  "tail_slots": self.tail_slots is None or 0 <= self.tail_slots <= 10,
+                  "tail_slots": self.tail_slots is None or 0 <= self.tail_slots <= PAGE,
                   "tail_budget": 0 <= self.tail_budget < 1}
         for name, ok in checks.items():
             if not ok:

@@ -34,6 +34,22 @@ def dataset_parser(description: str) -> argparse.ArgumentParser:
     return parser
 
 
+def load_features(path: Path, num_items: int) -> Any:
+    """Node features saved by ``benchmarks/train.py --save-features`` (for a machine
+    without the text encoder, e.g. a GPU box); exits if they do not fit the dataset."""
+    import numpy as np
+
+    from gnn.features import NodeFeatures
+
+    with np.load(path) as z:
+        features = NodeFeatures(item=z["item"], attribute=z["attribute"], user=z["user"],
+                                encoder_id=str(z["encoder_id"]))
+    if features.item.shape[0] != num_items:
+        raise SystemExit(f"{path}: {features.item.shape[0]} item rows, "
+                         f"dataset has {num_items} items")
+    return features
+
+
 def cpu_model() -> str:
     """The CPU's model name from /proc/cpuinfo (or what platform knows)."""
     try:

@@ -14,7 +14,7 @@ targets), ``evaluate.jsonl`` (one row per protocol/model/seed/k) and ``evaluate.
 
 Run: ``.venv/bin/python benchmarks/evaluate.py [--dataset DIR|movielens:PATH]
 [--seeds 2026,2027,2028] [--protocol w,c,l] [--models EASE,kgrec] [--fast]
-[--attribute-kinds genre] [--out DIR]``
+[--attribute-kinds genre] [--device cuda] [--features FILE.npz] [--out DIR]``
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
-from _machine import dataset_parser, machine_info
+from _machine import dataset_parser, load_features, machine_info
 
 TARGETS = {"W": 1.01, "C": 1.7, "L": 1.2, "L_W_floor": 0.97}
 
@@ -79,6 +80,9 @@ def main() -> None:
                         help="keep only these item attribute kinds, e.g. genre")
     parser.add_argument("--fast", action="store_true", help="skip ALS and LightGCN")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--features", type=Path, default=None,
+                        help="node features from benchmarks/train.py --save-features "
+                             "(for a machine without the text encoder)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
@@ -91,7 +95,9 @@ def main() -> None:
     data = read_dataset(args.dataset)
     if args.attribute_kinds:
         data = data.with_item_kinds(k.strip() for k in args.attribute_kinds.split(","))
-    rows = evaluate(data.to_snapshot(), dataset=data.name,
+    snapshot = data.to_snapshot()
+    features = load_features(args.features, snapshot.num_items) if args.features else None
+    rows = evaluate(snapshot, dataset=data.name, features=features,
                     protocols=args.protocol.split(","),
                     seeds=[int(s) for s in args.seeds.split(",")],
                     models=args.models.split(",") if args.models else None, fast=args.fast,

@@ -33,20 +33,17 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from _machine import DEFAULT_DATASET, ROOT, machine_info, peak_memory, timed, warm_up_training
+from _machine import (
+    DEFAULT_DATASET,
+    ROOT,
+    load_features,
+    machine_info,
+    peak_memory,
+    timed,
+    warm_up_training,
+)
 
 TARGET_CPU_S, TARGET_GPU_S = 60.0, 10.0
-
-
-def load_features(path: Path) -> Any:
-    """Node features saved by ``--save-features`` (for a machine without the encoder)."""
-    import numpy as np
-
-    from gnn.features import NodeFeatures
-
-    with np.load(path) as z:
-        return NodeFeatures(item=z["item"], attribute=z["attribute"], user=z["user"],
-                            encoder_id=str(z["encoder_id"]))
 
 
 def overrides(items: list[str]) -> dict[str, Any]:
@@ -133,10 +130,7 @@ def main() -> None:
     data = read_dataset(args.dataset)
     snapshot = data.to_snapshot()
     if args.features is not None:
-        features = load_features(args.features)
-        if features.item.shape[0] != snapshot.num_items:
-            raise SystemExit(f"{args.features}: {features.item.shape[0]} item rows, "
-                             f"dataset has {snapshot.num_items} items")
+        features = load_features(args.features, snapshot.num_items)
     else:
         features = _features(snapshot, None, Settings.from_env(), False)
     if args.save_features is not None:

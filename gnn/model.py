@@ -22,7 +22,7 @@ text (``text_dropout``) so that the rule generalises beyond the warm items' text
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, cast
 
 import torch
@@ -32,11 +32,17 @@ from torch import Tensor, nn
 from gnn.long_tail import PAGE
 from kgrec.errors import ConfigError
 
-__all__ = ["NODE_TYPES", "KGRecModel", "ModelConfig", "spmm"]
+__all__ = ["NODE_TYPES", "STEP_DEFAULTS", "KGRecModel", "ModelConfig", "spmm"]
 
 logger = logging.getLogger(__name__)
 
 NODE_TYPES: tuple[str, str, str] = ("user", "item", "attribute")
+
+#: ``(batch_size, lr)`` by device type when the config leaves them ``None``. A CUDA
+#: step is launch-bound (its time hardly grows with the batch), so there fewer,
+#: larger steps train faster; on a CPU a step costs in proportion to its batch, and
+#: the larger batch needs about twice the epochs (MovieLens 100K: 25 vs 12).
+STEP_DEFAULTS: dict[str, tuple[int, float]] = {"cpu": (1024, 0.03), "cuda": (2048, 0.05)}
 
 
 @dataclass(frozen=True)
@@ -66,9 +72,10 @@ class ModelConfig:
         cold_rows: batch rows that also get the cold-path loss; it updates the item
             side only (user embeddings are detached in it), so it does not slow down
             the warm loss.
-        lr: Adam learning rate.
+        lr: Adam learning rate; ``None`` = the device's default (:data:`STEP_DEFAULTS`).
         weight_decay: L2 penalty on layer-0 parameters (Adam ``weight_decay``).
         batch_size: (user, item) positives per step; in-batch negatives scale with it.
+            ``None`` = the device's default (:data:`STEP_DEFAULTS`).
         max_epochs: epoch cap; early stopping usually ends training earlier.
         steps_per_epoch: batches per epoch; 0 = one pass over all training pairs. On
             large graphs a fixed number (pairs drawn afresh each epoch) evaluates and
@@ -106,9 +113,9 @@ class ModelConfig:
     logq: float = 1.0
     cold_weight: float = 3.0
     cold_rows: int = 256
-    lr: float = 0.03
+    lr: float | None = None
     weight_decay: float = 0.0
-    batch_size: int = 1024
+    batch_size: int | None = None
     max_epochs: int = 100
     steps_per_epoch: int = 0
     patience: int = 4
@@ -131,8 +138,9 @@ class ModelConfig:
         checks = {"dim": self.dim >= 1, "layers": self.layers >= 0,
                   "temperature": self.temperature > 0, "id_dropout": 0 <= self.id_dropout < 1,
                   "text_dropout": 0 <= self.text_dropout < 1,
-                  "uniform_negatives": self.uniform_negatives >= 0, "lr": self.lr > 0,
-                  "weight_decay": self.weight_decay >= 0, "batch_size": self.batch_size >= 2,
+                  "uniform_negatives": self.uniform_negatives >= 0,
+                  "lr": self.lr is None or self.lr > 0, "weight_decay": self.weight_decay >= 0,
+                  "batch_size": self.batch_size is None or self.batch_size >= 2,
                   "max_epochs": self.max_epochs >= 1, "patience": self.patience >= 1,
                   "steps_per_epoch": self.steps_per_epoch >= 0,
                   "eval_every": self.eval_every >= 1, "cold_rows": self.cold_rows >= 1,
@@ -158,6 +166,12 @@ class ModelConfig:
         if unknown:
             raise ConfigError(f"ModelConfig: unknown keys {unknown}; valid keys: {sorted(known)}")
         return cls(**data)
+
+    def for_device(self, device_type: str) -> ModelConfig:
+        """This config with ``batch_size`` and ``lr`` filled in for ``device_type``
+        (``"cpu"`` or ``"cuda"``) where they are ``None``."""
+        batch, lr = STEP_DEFAULTS["cuda" if device_type == "cuda" else "cpu"]
+        return replace(self, batch_size=self.batch_size or batch, lr=self.lr or lr)
 
 
 class _SpMM(torch.autograd.Function):

@@ -353,6 +353,8 @@ def train_model(
     if snapshot.num_interactions == 0:
         raise TrainingError("training snapshot has no interactions")
     device = resolve_device(config.device)
+    config = config.for_device(device.type)
+    assert config.batch_size is not None and config.lr is not None
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     t0 = time.perf_counter()

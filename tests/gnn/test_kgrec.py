@@ -188,6 +188,20 @@ def test_deterministic(planted) -> None:  # type: ignore[no-untyped-def]
     np.testing.assert_array_equal(a.item_emb, b.item_emb)
 
 
+def test_batch_size_and_lr_default_by_device(planted) -> None:  # type: ignore[no-untyped-def]
+    default = ModelConfig()
+    assert (default.batch_size, default.lr) == (None, None)
+    assert default.for_device("cpu").batch_size == 1024 and default.for_device("cpu").lr == 0.03
+    assert default.for_device("cuda").batch_size == 2048 and default.for_device("cuda").lr == 0.05
+    assert ModelConfig(batch_size=8, lr=0.1).for_device("cuda") == ModelConfig(batch_size=8, lr=0.1)
+    snap, feats, _ = planted  # the trained model records what it trained with
+    tiny = replace(SMALL, batch_size=None, lr=None, max_epochs=1, item_item=False, tail_slots=0)
+    cfg = train_model(snap, feats, tiny, None, show_progress=False).trained.config
+    assert (cfg.batch_size, cfg.lr) == (1024, 0.03)
+    with pytest.raises(ConfigError, match="batch_size"):
+        ModelConfig(batch_size=1)
+
+
 def test_steps_per_epoch_caps_the_batches_of_an_epoch(planted, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     snap, feats, _ = planted
     assert snap.num_interactions > 4 * SMALL.batch_size  # a full pass has more steps

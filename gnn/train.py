@@ -242,18 +242,24 @@ def export_trained(model: KGRecModel, graph: HomogeneousGraph, x: dict[str, torc
 
 def _fit_item_item(trained: TrainedModel, train_csr: sp.csr_matrix,
                    valid_csr: sp.csr_matrix | None, valid_candidates: np.ndarray | None
-                   ) -> dict[str, float]:
-    """Attach the EASE term (see :mod:`gnn.item_item`); λ, β from config or validation."""
+                   ) -> tuple[dict[str, float], Scorer]:
+    """Attach the EASE term (see :mod:`gnn.item_item`); λ, β from config or validation.
+
+    Returns:
+        ``(facts, score)``: the choice, and ``trained.score`` as it now is, remembered
+        per user batch (the long-tail search scores the same validation batches).
+    """
     from gnn.item_item import LAMBDA_MULTIPLIERS, WEIGHT_GRID, ease_fits, ease_scores, fit_ease
 
     config = trained.config
     n_i = train_csr.shape[1]
+    gnn = _cache_by_batch(lambda users: trained.user_emb[users] @ trained.item_emb.T)
     if not (config.item_item and config.use_id):
-        return {}
+        return {}, gnn
     if n_i > config.item_item_max_items or not ease_fits(n_i):
         logger.info("item-item term skipped: %d items (limit %d, or more memory than allowed)",
                     n_i, config.item_item_max_items)
-        return {}
+        return {}, gnn
     train_csr = (train_csr > 0).astype(np.float32).tocsr()
     degree = np.asarray(train_csr.sum(axis=0)).ravel()
     mean_degree = float(degree[degree > 0].mean()) if (degree > 0).any() else 1.0
@@ -265,14 +271,13 @@ def _fit_item_item(trained: TrainedModel, train_csr: sp.csr_matrix,
     else:  # no validation to choose on: the middle of the grids
         lambdas = [LAMBDA_MULTIPLIERS[len(LAMBDA_MULTIPLIERS) // 2] * mean_degree]
         weights = [1.0]
-    best: tuple[float, float, float, np.ndarray | None] = (-1.0, 0.0, 0.0, None)
-    gnn = _cache_by_batch(lambda users: trained.user_emb[users] @ trained.item_emb.T)
+    best: tuple[float, float, float, np.ndarray | None, Scorer] = (-1.0, 0.0, 0.0, None, gnn)
     for lam in lambdas:
         b = fit_ease(train_csr, lam)
         item_item = _cache_by_batch(partial(ease_scores, train_csr, b))
         for w in weights:
             if valid_csr is None or len(lambdas) * len(weights) == 1:
-                best = (0.0, lam, w, b)
+                best = (0.0, lam, w, b, item_item)
                 break
             if w == 0.0 and best[3] is not None:
                 continue
@@ -283,21 +288,26 @@ def _fit_item_item(trained: TrainedModel, train_csr: sp.csr_matrix,
 
             val = validation_ndcg(score, train_csr, valid_csr, 20, valid_candidates)
             if val > best[0]:
-                best = (val, lam, w, b)
-    _, lam, w, weights_b = best
+                best = (val, lam, w, b, item_item)
+    _, lam, w, weights_b, best_item_item = best
     if w > 0:
         trained.item_item, trained.item_item_weight = weights_b, float(w)
         trained.interactions = train_csr
     logger.info("item-item term: lambda %.1f, weight %.2f (validation NDCG@20 %.4f)",
                 lam, w, best[0])
-    return {"item_item_lambda": float(lam), "item_item_weight": float(w),
-            "hybrid_val_ndcg": float(best[0])}
+
+    def final_score(users: np.ndarray) -> np.ndarray:
+        return gnn(users) + w * best_item_item(users) if w > 0 else gnn(users)
+
+    return ({"item_item_lambda": float(lam), "item_item_weight": float(w),
+             "hybrid_val_ndcg": float(best[0])}, final_score)
 
 
-def _fit_tail_slots(trained: TrainedModel, train_csr: sp.csr_matrix,
+def _fit_tail_slots(trained: TrainedModel, score: Scorer, train_csr: sp.csr_matrix,
                     valid_csr: sp.csr_matrix | None) -> dict[str, float]:
     """Long-tail slots per page (see :mod:`gnn.long_tail`): from config, else chosen
-    on validation within ``config.tail_budget``, else a middle default."""
+    on validation within ``config.tail_budget`` (``score`` = ``trained.score``), else a
+    middle default."""
     from gnn.long_tail import SLOTS_GRID, choose_slots, tail_items
 
     config = trained.config
@@ -306,9 +316,8 @@ def _fit_tail_slots(trained: TrainedModel, train_csr: sp.csr_matrix,
         per_page = config.tail_slots
     elif valid_csr is not None:
         tail = tail_items(np.diff(train_csr.tocsc().indptr))
-        per_page, facts = choose_slots(_cache_by_batch(trained.score), train_csr, valid_csr,
-                                       tail, config.tail_budget, validation_ndcg,
-                                       seed=config.seed)
+        per_page, facts = choose_slots(score, train_csr, valid_csr, tail, config.tail_budget,
+                                       validation_ndcg, seed=config.seed)
     else:
         per_page = SLOTS_GRID[len(SLOTS_GRID) // 2]
     return {"tail_slots": int(per_page), **facts}
@@ -471,8 +480,8 @@ def train_model(
         model.load_state_dict(best_state)
     trained = export_trained(model, graph, x, snapshot, features, config.seed,
                              encoder_fingerprint)
-    hybrid = _fit_item_item(trained, pairs_csr, valid_csr, valid_candidates)
-    hybrid.update(_fit_tail_slots(trained, pairs_csr, valid_csr))
+    hybrid, score = _fit_item_item(trained, pairs_csr, valid_csr, valid_candidates)
+    hybrid.update(_fit_tail_slots(trained, score, pairs_csr, valid_csr))
     seconds = time.perf_counter() - t0
     trained.info = {"best_epoch": best_epoch, "best_val_ndcg": best if best >= 0 else None,
                     "seconds": seconds, "device": str(device), "history": history, **hybrid}

@@ -188,6 +188,25 @@ def test_deterministic(planted) -> None:  # type: ignore[no-untyped-def]
     np.testing.assert_array_equal(a.item_emb, b.item_emb)
 
 
+def test_long_tail_choice_scores_the_final_hybrid_model(planted) -> None:  # type: ignore[no-untyped-def]
+    from gnn.long_tail import choose_slots, tail_items
+    from gnn.train import _csr, validation_ndcg
+
+    snap, feats, valid = planted
+    hybrid = replace(SMALL, max_epochs=3, item_item_lambda=30.0, item_item_weight=1.0)
+    tm = train_model(snap, feats, hybrid, valid, show_progress=False).trained
+    assert tm.item_item is not None and tm.item_item_weight == 1.0
+    train_csr = _csr(snap.interaction_index, snap.num_users, snap.num_items)
+    per_page, facts = choose_slots(tm.score, train_csr,
+                                   _csr(valid, snap.num_users, snap.num_items),
+                                   tail_items(np.diff(train_csr.tocsc().indptr)),
+                                   tm.config.tail_budget, validation_ndcg, seed=tm.config.seed)
+    assert tm.info["tail_slots"] == per_page
+    assert tm.info["tail_base_val_ndcg"] == pytest.approx(facts["tail_base_val_ndcg"], abs=1e-6)
+    assert tm.info.get("tail_val_ndcg", -1.0) == pytest.approx(facts.get("tail_val_ndcg", -1.0),
+                                                               abs=1e-6)
+
+
 def test_batch_size_and_lr_default_by_device(planted) -> None:  # type: ignore[no-untyped-def]
     default = ModelConfig()
     assert (default.batch_size, default.lr) == (None, None)

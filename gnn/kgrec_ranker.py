@@ -119,7 +119,7 @@ class LongTailRanker:
         """Scores whose order is the long-tail ranking (top 100 positions)."""
         if self.base.trained is None or self._seen is None or self._tail is None:
             raise TrainingError(f"{self.name}: score() called before fit()")
-        per_page = int(self.base.trained.info.get("tail_slots") or 0)
+        per_page = self.base.trained.tail_slots
         scores = self.base.score(user_idx)
         if per_page == 0:
             return scores

@@ -93,6 +93,12 @@ class TrainedModel:
         """First homogeneous row of users, items and attributes."""
         return 0, self.num_users, self.num_users + self.num_items
 
+    @property
+    def tail_slots(self) -> int:
+        """Long-tail slots per page of ten chosen at training (0 = off; see
+        :mod:`gnn.long_tail`)."""
+        return int(self.info.get("tail_slots") or 0)
+
     def score(self, user_idx: np.ndarray) -> np.ndarray:
         """Scores ``float32 [B, num_items]`` of users ``int64 [B]``: the inner product of
         the final embeddings, plus ``β · x_u B`` when the item–item term is present."""

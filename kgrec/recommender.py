@@ -358,7 +358,7 @@ class Recommender:
         if self._hidden_rows.size:
             scores[self._hidden_rows] = -np.inf
         allowed = self._mask(spec)
-        per_page = int(self.trained.info.get("tail_slots") or 0) if long_tail else 0
+        per_page = self.trained.tail_slots if long_tail else 0
         if diversity > 0:
             rows, vals = self._mmr(scores, k, allowed, float(diversity))
         elif per_page or new_items:

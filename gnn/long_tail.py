@@ -8,6 +8,9 @@ items included)::
 
     ranked = [o1, o2, o3, o4, o5, o6, o7, o8, t1, t2, o9, …]     (m = 2)
 
+``m`` may be fractional: 1.5 closes the pages with one and two slots in turn (three
+in a top-20), so the choice is not stuck between two coarse steps.
+
 The same scores rank both streams, so a tail slot holds the tail item the model likes
 most for this user. Closing a page rather than spreading the slots (every ``n``-th
 position) keeps the top of the page for the items the model is surest of: at the same
@@ -39,7 +42,7 @@ HEAD_FRACTION = 0.2
 #: positions per page; the long-tail slots close each page
 PAGE = 10
 #: candidate long-tail slots per page, densest first
-SLOTS_GRID: tuple[int, ...] = (5, 4, 3, 2, 1)
+SLOTS_GRID: tuple[float, ...] = (5.0, 4.0, 3.0, 2.5, 2.0, 1.5, 1.0, 0.5)
 
 
 def tail_items(popularity: np.ndarray, head_fraction: float = HEAD_FRACTION) -> np.ndarray:
@@ -53,9 +56,12 @@ def tail_items(popularity: np.ndarray, head_fraction: float = HEAD_FRACTION) -> 
     return tail
 
 
-def page_slots(per_page: int, k: int, page: int = PAGE) -> np.ndarray:
-    """``bool [k]``: the last ``per_page`` positions of every page of ``page``."""
-    return np.arange(k) % page >= page - per_page
+def page_slots(per_page: float, k: int, page: int = PAGE) -> np.ndarray:
+    """``bool [k]``: the last positions of every page of ``page``, ``per_page`` of them
+    on average: page ``p`` (0-based) closes with ``⌊(p+1)·m⌋ − ⌊p·m⌋`` slots."""
+    pos = np.arange(k)
+    n = np.floor((pos // page + 1) * per_page + 1e-9) - np.floor(pos // page * per_page + 1e-9)
+    return pos % page >= page - n
 
 
 def every_slots(every: int, k: int) -> np.ndarray:
@@ -140,7 +146,7 @@ def rank_scores(scores: np.ndarray, seen: sp.csr_matrix, user_idx: np.ndarray,
 def choose_slots(score: Callable[[np.ndarray], np.ndarray], seen: sp.csr_matrix,
                  valid: sp.csr_matrix, tail: np.ndarray, budget: float,
                  ndcg: Callable[..., float], max_users: int = 5_000, seed: int = 0
-                 ) -> tuple[int, dict[str, float]]:
+                 ) -> tuple[float, dict[str, float]]:
     """The most long-tail slots per page whose validation NDCG@20 is within ``budget``.
 
     Args:
@@ -161,7 +167,7 @@ def choose_slots(score: Callable[[np.ndarray], np.ndarray], seen: sp.csr_matrix,
     keep = sp.csr_matrix((np.ones(len(users)), (users, users)), shape=(valid.shape[0],) * 2)
     valid = (keep @ valid).tocsr()
     base = ndcg(score, seen, valid)
-    chosen, facts = 0, {"tail_base_val_ndcg": base}
+    chosen, facts = 0.0, {"tail_base_val_ndcg": base}
     for per_page in SLOTS_GRID:
         val = ndcg(lambda u, m=per_page: rank_scores(score(u), seen, u, tail,
                                                      page_slots(m, 20)), seen, valid)

@@ -94,8 +94,8 @@ class ModelConfig:
             the validation split.
         item_item_max_items: skip the term above this many items (``O(I²)`` memory).
         tail_slots: long-tail slots per page of ten of ``recommend(long_tail=True)`` (the
-            last ``m`` positions of each page hold the best tail items, see
-            :mod:`gnn.long_tail`); ``None`` = chosen on the validation split, 0 = off.
+            last ``m`` positions of each page hold the best tail items, ``m`` may be
+            fractional, see :mod:`gnn.long_tail`); ``None`` = chosen on the validation split, 0 = off.
         tail_budget: relative validation NDCG@20 loss the chosen slots may cost.
     """
 
@@ -129,7 +129,7 @@ class ModelConfig:
     item_item_lambda: float | None = None
     item_item_weight: float | None = None
     item_item_max_items: int = 20_000
-    tail_slots: int | None = None
+    tail_slots: float | None = None
     tail_budget: float = 0.03
 
     def __post_init__(self) -> None:

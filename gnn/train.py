@@ -320,7 +320,7 @@ def _fit_tail_slots(trained: TrainedModel, score: Scorer, train_csr: sp.csr_matr
                                        validation_ndcg, seed=config.seed)
     else:
         per_page = SLOTS_GRID[len(SLOTS_GRID) // 2]
-    return {"tail_slots": int(per_page), **facts}
+    return {"tail_slots": float(per_page), **facts}
 
 
 def train_model(

@@ -94,10 +94,10 @@ class TrainedModel:
         return 0, self.num_users, self.num_users + self.num_items
 
     @property
-    def tail_slots(self) -> int:
+    def tail_slots(self) -> float:
         """Long-tail slots per page of ten chosen at training (0 = off; see
         :mod:`gnn.long_tail`)."""
-        return int(self.info.get("tail_slots") or 0)
+        return float(self.info.get("tail_slots") or 0)
 
     def score(self, user_idx: np.ndarray) -> np.ndarray:
         """Scores ``float32 [B, num_items]`` of users ``int64 [B]``: the inner product of

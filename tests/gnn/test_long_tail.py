@@ -27,6 +27,10 @@ def test_slot_patterns() -> None:
     assert np.flatnonzero(page_slots(2, 25)).tolist() == [8, 9, 18, 19]
     assert np.flatnonzero(page_slots(3, 7, page=4)).tolist() == [1, 2, 3, 5, 6]
     assert not page_slots(0, 20).any()
+    # fractional: pages alternate (1.5 -> 1, 2, 1, 2 ...; 0.5 -> 0, 1, 0, 1 ...)
+    assert np.flatnonzero(page_slots(1.5, 40)).tolist() == [9, 18, 19, 29, 38, 39]
+    assert np.flatnonzero(page_slots(0.5, 40)).tolist() == [19, 39]
+    assert page_slots(2.5, 20).sum() == 5
     assert np.flatnonzero(every_slots(3, 10)).tolist() == [2, 5, 8]
 
 

@@ -306,8 +306,8 @@ def _fit_item_item(trained: TrainedModel, train_csr: sp.csr_matrix,
 def _fit_tail_slots(trained: TrainedModel, score: Scorer, train_csr: sp.csr_matrix,
                     valid_csr: sp.csr_matrix | None) -> dict[str, float]:
     """Long-tail slots per page (see :mod:`gnn.long_tail`): from config, else chosen
-    on validation within ``config.tail_budget`` (``score`` = ``trained.score``), else a
-    middle default."""
+    on validation within ``config.tail_budget`` (``score`` = ``trained.score``), else
+    the grid's middle (2 per page)."""
     from gnn.long_tail import SLOTS_GRID, choose_slots, tail_items
 
     config = trained.config

@@ -98,6 +98,14 @@ def test_long_tail_slots(rec, monkeypatch) -> None:  # type: ignore[no-untyped-d
     slots = rec.recommend("ub1", k=10, long_tail=True).item_ids
     assert len(slots) == 10 and all(i in tail for i in slots[7:])  # the page closes with 3
     assert slots[:7] == [i for i in plain if i not in slots[7:]][:7]  # the model's order
+    monkeypatch.setitem(rec.trained.info, "tail_slots", 1.5)  # pages close with 1, then 2
+    assert rec.trained.tail_slots == 1.5
+    full = rec.recommend("ub1", k=60).item_ids  # every unseen item, model order
+    expected: list[str] = []
+    for pos in range(20):  # slots take the best unused tail item, the rest the model order
+        stream = [i for i in full if i in tail] if pos in (9, 18, 19) else full
+        expected.append(next(i for i in stream if i not in expected))
+    assert rec.recommend("ub1", k=20, long_tail=True).item_ids == expected
     with pytest.raises(RequestError, match="long_tail"):
         rec.recommend("ub1", long_tail=True, diversity=0.5)
 

@@ -95,7 +95,8 @@ class ModelConfig:
         item_item_max_items: skip the term above this many items (``O(I²)`` memory).
         tail_slots: long-tail slots per page of ten of ``recommend(long_tail=True)`` (the
             last ``m`` positions of each page hold the best tail items, ``m`` may be
-            fractional, see :mod:`gnn.long_tail`); ``None`` = chosen on the validation split, 0 = off.
+            fractional, see :mod:`gnn.long_tail`); ``None`` = chosen on the validation
+            split, 0 = off.
         tail_budget: relative validation NDCG@20 loss the chosen slots may cost.
     """
 

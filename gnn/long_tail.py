@@ -60,8 +60,8 @@ def page_slots(per_page: float, k: int, page: int = PAGE) -> np.ndarray:
     """``bool [k]``: the last positions of every page of ``page``, ``per_page`` of them
     on average: page ``p`` (0-based) closes with ``⌊(p+1)·m⌋ − ⌊p·m⌋`` slots."""
     pos = np.arange(k)
-    n = np.floor((pos // page + 1) * per_page + 1e-9) - np.floor(pos // page * per_page + 1e-9)
-    return pos % page >= page - n
+    done = np.floor(np.arange(k // page + 2) * per_page + 1e-9)  # slots in pages before p
+    return pos % page >= page - np.diff(done)[pos // page]
 
 
 def every_slots(every: int, k: int) -> np.ndarray:

@@ -19,7 +19,8 @@ For each seed, on the C split of a dataset (default MovieLens 100K):
   full harness run), when that file holds C rows for the dataset.
 
 Prints a Markdown table (NDCG@20, Recall@20; mean ± std over seeds) and writes
-``benchmarks/results/cold_ceiling.json``. Takes seconds (no model is trained).
+``benchmarks/results/cold_ceiling.json``. Takes seconds (five closed-form EASE fits per
+seed; nothing is trained by gradient).
 
 Run: ``.venv/bin/python benchmarks/cold_ceiling.py [--dataset DIR|movielens:PATH]
 [--seeds 2026,2027,2028]``

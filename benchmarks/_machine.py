@@ -25,13 +25,26 @@ sys.path.insert(0, str(ROOT))
 
 
 def dataset_parser(description: str) -> argparse.ArgumentParser:
-    """A parser with ``--dataset``, ``--seeds`` and ``--out`` (the results folder)."""
+    """A parser with ``--dataset``, ``--seeds``, ``--out`` (the results folder) and
+    ``--attribute-kinds`` (see :func:`read_data`)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--dataset", default=DEFAULT_DATASET,
                         help="catalog folder, movielens:PATH or synthetic:USERS,ITEMS[,SEED]")
     parser.add_argument("--seeds", default="2026,2027,2028")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--attribute-kinds", default=None,
+                        help="keep only these item attribute kinds, e.g. genre")
     return parser
+
+
+def read_data(args: argparse.Namespace) -> Any:
+    """The dataset of ``--dataset``, restricted to ``--attribute-kinds`` when given."""
+    from ingest import read_dataset
+
+    data = read_dataset(args.dataset)
+    if args.attribute_kinds:
+        data = data.with_item_kinds(k.strip() for k in args.attribute_kinds.split(","))
+    return data
 
 
 def load_features(path: Path, num_items: int) -> Any:

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from _machine import dataset_parser, machine_info
+from _machine import dataset_parser, machine_info, read_data
 
 
 class PopularityCeiling:
@@ -88,9 +88,8 @@ def main() -> None:
     from gnn.baselines.attr_profile import AttrProfile
     from gnn.evaluate import _rank, read_jsonl
     from gnn.split import make_split
-    from ingest import read_dataset
 
-    data = read_dataset(args.dataset)
+    data = read_data(args)
     snap = data.to_snapshot()
     kinds = attribute_kinds(snap)
     subsets = [(k,) for k in kinds] + list(itertools.combinations(kinds, 2))

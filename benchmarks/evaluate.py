@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _machine import dataset_parser, load_features, machine_info
+from _machine import dataset_parser, load_features, machine_info, read_data
 
 TARGETS = {"W": 1.01, "C": 1.7, "L": 1.2, "L_W_floor": 0.97}
 
@@ -76,8 +76,6 @@ def main() -> None:
     parser = dataset_parser(__doc__.split("\n")[0])
     parser.add_argument("--protocol", default="w,c,l")
     parser.add_argument("--models", default=None, help="comma-separated model names")
-    parser.add_argument("--attribute-kinds", default=None,
-                        help="keep only these item attribute kinds, e.g. genre")
     parser.add_argument("--fast", action="store_true", help="skip ALS and LightGCN")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--features", type=Path, default=None,
@@ -87,14 +85,11 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     from gnn.evaluate import evaluate, format_table, plot_results, write_jsonl
-    from ingest import read_dataset
     from kgrec.settings import Settings
 
     machine = machine_info(("torch", "torch-geometric", "implicit", "numpy", "kgrec"))
     start = time.perf_counter()
-    data = read_dataset(args.dataset)
-    if args.attribute_kinds:
-        data = data.with_item_kinds(k.strip() for k in args.attribute_kinds.split(","))
+    data = read_data(args)
     snapshot = data.to_snapshot()
     features = load_features(args.features, snapshot.num_items) if args.features else None
     rows = evaluate(snapshot, dataset=data.name, features=features,

@@ -25,30 +25,24 @@ from __future__ import annotations
 
 import json
 
-from _machine import dataset_parser, machine_info
+from _machine import dataset_parser, machine_info, read_data
 
 TEMPLATES = ("{title}\n{description}\n{attributes}", "{description}", "{title}\n{attributes}")
 MODELS = ("ContentKNN", "AttrProfile", "kgrec")
 
 
 def main() -> None:
-    parser = dataset_parser(__doc__.split("\n")[0])
-    parser.add_argument("--attribute-kinds", default=None,
-                        help="keep only these item attribute kinds, e.g. genre")
-    args = parser.parse_args()
+    args = dataset_parser(__doc__.split("\n")[0]).parse_args()
 
     from dataclasses import replace
 
     import numpy as np
 
     from gnn.evaluate import _features, evaluate
-    from ingest import read_dataset
     from kgrec.settings import Settings
     from llm_bridge import FeatureStore, TextEncoder, item_text
 
-    data = read_dataset(args.dataset)
-    if args.attribute_kinds:
-        data = data.with_item_kinds(k.strip() for k in args.attribute_kinds.split(","))
+    data = read_data(args)
     snap = data.to_snapshot()
     settings = Settings.from_env()
     store = FeatureStore(settings.features_dir, TextEncoder(settings.encoder))

@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from _machine import dataset_parser, machine_info
+from _machine import dataset_parser, machine_info, read_data
 
 K = 20
 
@@ -125,10 +125,9 @@ def main() -> None:
     import numpy as np
 
     from gnn.evaluate import _features
-    from ingest import read_dataset
     from kgrec.settings import Settings
 
-    data = read_dataset(args.dataset)
+    data = read_data(args)
     snap = data.to_snapshot()
     features = _features(snap, None, Settings.from_env(), False)
     per_seed = {s: run_seed(snap, features, s) for s in (int(x) for x in args.seeds.split(","))}

@@ -154,7 +154,7 @@ def choose_slots(score: Callable[[np.ndarray], np.ndarray], seen: sp.csr_matrix,
         seen, valid: ``[U, n]`` CSRs of train and validation pairs.
         tail: ``bool [n]``.
         budget: tolerated relative NDCG@20 loss (e.g. 0.03).
-        ndcg: :func:`gnn.train.validation_ndcg`.
+        ndcg: :func:`gnn.selection.validation_ndcg`.
         max_users: validation users sampled (keeps the search cheap on big data).
         seed: sampling seed.
 

@@ -141,3 +141,28 @@ class ItemIndex:
             union = len(a.union(b))
             out[j] = len(a.intersection(b)) / union if union else 0.0
         return out
+
+    def mmr(self, scores: np.ndarray, k: int, allowed: np.ndarray | None, diversity: float
+            ) -> tuple[np.ndarray, np.ndarray]:
+        """Maximal marginal relevance over the best ``max(5k, 50)`` rows: each pick
+        maximises ``(1 - diversity) · relevance - diversity · max Jaccard`` to the rows
+        already picked (relevance = score rescaled to [0, 1] within the pool).
+
+        Returns:
+            ``(rows int64 [m], scores float32 [m])`` in pick order, ``m <= k``.
+        """
+        pool, vals = top_k(scores, max(5 * k, 50), allowed)
+        if len(pool) <= 1:
+            return pool, vals
+        span = float(vals[0] - vals[-1]) or 1.0
+        rel = (vals - vals[-1]) / span
+        chosen = [0]
+        max_sim = self.jaccard(int(pool[0]), pool.tolist())
+        while len(chosen) < min(k, len(pool)):
+            gain = (1.0 - diversity) * rel - diversity * max_sim
+            gain[chosen] = -np.inf
+            nxt = int(np.argmax(gain))
+            chosen.append(nxt)
+            max_sim = np.maximum(max_sim, self.jaccard(int(pool[nxt]), pool.tolist()))
+        idx = np.asarray(chosen)
+        return pool[idx], vals[idx]

@@ -31,20 +31,18 @@ from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
-from kgrec.errors import NotFoundError, RecordError, RequestError
+from kgrec.errors import NotFoundError, RequestError
 from kgrec.explain import Explanation, PathSource, best_paths, search_paths
 from kgrec.filters import FilterSpec, parse_filters
+from kgrec.growth import CatalogGrowth
 from kgrec.index import ItemIndex, top_k
-from kgrec.records import content_hash, to_interaction_record, to_item_record
-from kgrec.results import IngestSummary, InteractionSummary, Recommendation, Recommendations
+from kgrec.results import Recommendation, Recommendations
 from kgrec.settings import Settings
 
 if TYPE_CHECKING:
     import neo4j
 
     from gnn.trained import TrainedModel
-    from ingest.validation import RejectLog
-    from kg.records import InteractionRecord, ItemRecord
     from llm_bridge import FeatureStore
 
 __all__ = ["Recommender", "load_latest_model"]
@@ -69,13 +67,24 @@ def load_latest_model(settings: Settings, model_dir: Path | None = None) -> Trai
     return load_checkpoint(path)
 
 
+def _profile_text(attribute_ids: Sequence[str]) -> str:
+    """A user's profile text from its ``kind:value`` attribute keys."""
+    from llm_bridge import user_text
+
+    profile: dict[str, list[str]] = {}
+    for a in attribute_ids:
+        kind, _, value = a.partition(":")
+        profile.setdefault(kind, []).append(value)
+    return user_text(profile)
+
+
 def _check_k(k: int) -> int:
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= _MAX_K:
         raise RequestError(f"k must be an integer in 1..{_MAX_K}, got {k!r}")
     return k
 
 
-class Recommender:
+class Recommender(CatalogGrowth):
     """Recommend, explain and grow the catalog with a trained kgrec model.
 
     Args:
@@ -228,22 +237,16 @@ class Recommender:
     def _profile_vector(self, user_id: str) -> np.ndarray | None:
         """A user's embedding from profile attributes alone (no ID, no items)."""
         from gnn.infer import embed_users
-        from llm_bridge import user_text
 
         if user_id in self._cold_cache:
             return self._cold_cache[user_id]
         attrs = self._user_attrs.get(user_id, [])
         if not attrs:
             return None
-        known = [a for a in attrs if a in self._model_attr_index]
         feats = None
         if self.trained.config.use_text:
-            profile: dict[str, list[str]] = {}
-            for a in attrs:
-                kind, _, value = a.partition(":")
-                profile.setdefault(kind, []).append(value)
-            feats = self._encode([user_text(profile)])
-        elif not known:
+            feats = self._encode([_profile_text(attrs)])
+        elif not any(a in self._model_attr_index for a in attrs):
             return None
         vec = np.asarray(embed_users(self.trained, [[]], [attrs], feats)[0], np.float32)
         self._cold_cache[user_id] = vec
@@ -252,20 +255,13 @@ class Recommender:
     def _fold_in(self, user_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Embed users from their current items and profile (:func:`gnn.infer.embed_users`)."""
         from gnn.infer import embed_users
-        from llm_bridge import user_text
 
         items = [[self.items.ids[r] for r in sorted(self._seen.get(u, ()))
                   if r < self._n_model] for u in user_ids]
         profiles = [self._user_attrs.get(u, []) for u in user_ids]
         feats = None
         if self.trained.config.use_text:
-            texts = []
-            for attrs in profiles:
-                profile: dict[str, list[str]] = {}
-                for a in attrs:
-                    kind, _, value = a.partition(":")
-                    profile.setdefault(kind, []).append(value)
-                texts.append(user_text(profile) if profile else "")
+            texts = [_profile_text(attrs) if attrs else "" for attrs in profiles]
             feats = self._encode(texts) if any(texts) else None
         known = [u if u in self._model_user_index else None for u in user_ids]
         emb = embed_users(self.trained, items, profiles, feats, known)
@@ -360,7 +356,7 @@ class Recommender:
         allowed = self._mask(spec)
         per_page = self.trained.tail_slots if long_tail else 0
         if diversity > 0:
-            rows, vals = self._mmr(scores, k, allowed, float(diversity))
+            rows, vals = self.items.mmr(scores, k, allowed, float(diversity))
         elif per_page or new_items:
             from gnn.long_tail import every_slots, interleave, page_slots, tail_items
 
@@ -394,24 +390,6 @@ class Recommender:
         if not spec:
             return None
         return spec.mask(len(self.items), self.items.items_with(), self.items.index)
-
-    def _mmr(self, scores: np.ndarray, k: int, allowed: np.ndarray | None,
-             diversity: float) -> tuple[np.ndarray, np.ndarray]:
-        pool, vals = top_k(scores, max(5 * k, 50), allowed)
-        if len(pool) <= 1:
-            return pool, vals
-        span = float(vals[0] - vals[-1]) or 1.0
-        rel = (vals - vals[-1]) / span
-        chosen = [0]
-        max_sim = self.items.jaccard(int(pool[0]), pool.tolist())
-        while len(chosen) < min(k, len(pool)):
-            gain = (1.0 - diversity) * rel - diversity * max_sim
-            gain[chosen] = -np.inf
-            nxt = int(np.argmax(gain))
-            chosen.append(nxt)
-            max_sim = np.maximum(max_sim, self.items.jaccard(int(pool[nxt]), pool.tolist()))
-        idx = np.asarray(chosen)
-        return pool[idx], vals[idx]
 
     # ------------------------------------------------------------------ similarity
     def _cosine_top(self, vec: np.ndarray, k: int, exclude_row: int | None = None
@@ -547,160 +525,3 @@ class Recommender:
                                       self.database),
             max_paths, self.interaction_verb)
         return Explanation(user_id, item_id, self.score(user_id, item_id), paths)
-
-    # ------------------------------------------------------------------ catalog growth
-    def add_items(self, records: Iterable[Mapping[str, Any] | ItemRecord], *,
-                  on_error: str = "fail", rejects: RejectLog | None = None,
-                  batch_size: int = 1_000) -> IngestSummary:
-        """Add or update catalog items and make them recommendable at once (no retraining).
-
-        Each record (``{"id", "title", "description", "attributes"}`` as in
-        ``items.jsonl``, or an :class:`kg.records.ItemRecord`) is validated, MERGEd into
-        Neo4j with its attribute edges, encoded, embedded by the model's inductive rule
-        from its text, attributes and any interacting users
-        (:func:`gnn.infer.embed_new_items`), written back (``embedding``,
-        ``embeddingVersion``, ``contentHash``; the vector index picks it up) and added to
-        the in-memory index. An item re-sent with the same text and attributes is
-        ``unchanged``: nothing is written or re-embedded. Attribute values the model has
-        never seen get their nodes in Neo4j; the item's text still places it.
-
-        Args:
-            records: the items.
-            on_error: ``"fail"`` raises on the first invalid record; ``"skip"`` counts
-                it in ``rejected`` (and ``rejects``) and goes on.
-            rejects: where skipped records are logged.
-            batch_size: items per write/encode batch.
-
-        Returns:
-            :class:`IngestSummary` (added, updated, unchanged, rejected).
-
-        Raises:
-            RecordError: an invalid record (``on_error="fail"``), naming the field.
-            WriteError, GraphError: Neo4j failed.
-
-        Example:
-            >>> rec.add_items([{"id": "new-1", "title": "Trail Tent",
-            ...                 "description": "A lightweight waterproof tent.",
-            ...                 "attributes": {"category": ["tents"]}}])   # doctest: +SKIP
-            IngestSummary(added=1, updated=0, unchanged=0, rejected=0, ...)
-        """
-        if on_error not in ("fail", "skip"):
-            raise RequestError(f"on_error must be 'fail' or 'skip', got {on_error!r}")
-        t0 = time.perf_counter()
-        total = IngestSummary()
-        batch: dict[str, ItemRecord] = {}
-        reasons: list[str] = []
-        for n, rec in enumerate(records, 1):
-            try:
-                item = to_item_record(rec, n)
-            except RecordError as e:
-                if on_error == "fail":
-                    raise
-                reasons.append(str(e))
-                if rejects is not None:
-                    rejects.add(e, repr(rec)[:2000])
-                continue
-            batch[item.id] = item  # the last version of a repeated id wins
-            if len(batch) >= batch_size:
-                total = total + self._add_batch(list(batch.values()))
-                batch = {}
-        if batch:
-            total = total + self._add_batch(list(batch.values()))
-        return IngestSummary(total.added, total.updated, total.unchanged, len(reasons),
-                             tuple(reasons), time.perf_counter() - t0)
-
-    def _add_batch(self, items: list[ItemRecord]) -> IngestSummary:
-        from gnn.infer import embed_new_items
-        from kg.embeddings import write_embeddings
-        from kg.schema import ensure_vector_index
-        from kg.serving import read_items, set_content_hashes
-        from kg.writer import GraphWriter
-        from llm_bridge import item_text
-
-        stored = read_items(self.driver, [i.id for i in items], self.database)
-        changed: list[ItemRecord] = []
-        hashes: dict[str, str] = {}
-        added = updated = unchanged = 0
-        for item in items:
-            h = content_hash(item.title, item.description, item.attribute_ids())
-            st = stored.get(item.id)
-            if st is not None:
-                old = st.content_hash or content_hash(st.title, st.description, st.attribute_ids)
-                if old == h and item.id in self.items.index:
-                    unchanged += 1
-                    continue
-                updated += 1
-            else:
-                added += 1
-            changed.append(item)
-            hashes[item.id] = h
-        if changed:
-            GraphWriter(self.driver, self.database, show_progress=False).write_items(changed)
-            set_content_hashes(self.driver, hashes, self.database)
-            x = self._encode([item_text(i.title, i.description, i.attributes) for i in changed])
-            users = [list(stored[i.id].users) if i.id in stored else [] for i in changed]
-            attrs = [i.attribute_ids() for i in changed]
-            emb = embed_new_items(self.trained, x, attrs, users)
-            if not self._index_ready:
-                ensure_vector_index(self.driver, self.trained.dim, self.database)
-                self._index_ready = True
-            write_embeddings(self.driver, "Item", [i.id for i in changed], emb,
-                             self.trained.version or "unversioned", self.database,
-                             show_progress=False)
-            rows = self.items.upsert([i.id for i in changed], emb, attrs)
-            for item, row, vec in zip(changed, rows, emb, strict=True):
-                self.titles[item.id] = item.title
-                if row < self._n_model:  # keep TrainedModel.score in step
-                    self.trained.item_emb[row] = vec
-            self._hidden_rows = self._hidden_rows[~np.isin(self._hidden_rows, rows)]
-        logger.info("add_items: %d added, %d updated, %d unchanged", added, updated, unchanged)
-        return IngestSummary(added, updated, unchanged)
-
-    def add_interactions(self, records: Iterable[Mapping[str, Any] | InteractionRecord]
-                         ) -> InteractionSummary:
-        """Record interactions and fold the affected users in (no retraining).
-
-        Each record is ``{"user_id", "item_id", "weight"?, "ts"?}`` (or an
-        :class:`kg.records.InteractionRecord`); unknown users are created. The users are
-        re-embedded with :func:`gnn.infer.embed_users` from all their items and profile,
-        and their embeddings written to Neo4j.
-
-        Raises:
-            RecordError: an invalid record, or one naming an unknown item.
-            WriteError: Neo4j failed.
-
-        Example:
-            >>> rec.add_interactions([{"user_id": "u7", "item_id": "new-1"}])  # doctest: +SKIP
-        """
-        from kg.embeddings import write_embeddings
-        from kg.writer import GraphWriter
-
-        t0 = time.perf_counter()
-        recs: list[InteractionRecord] = []
-        for n, r in enumerate(records, 1):
-            rec = to_interaction_record(r, n)
-            if rec.item_id not in self.items.index:
-                raise RecordError(f"add_interactions record {n}: field 'item_id' refers to "
-                                  f"unknown item {rec.item_id!r}", field="item_id")
-            recs.append(rec)
-        if not recs:
-            return InteractionSummary()
-        written = GraphWriter(self.driver, self.database,
-                              show_progress=False).write_interactions(recs)
-        users = list(dict.fromkeys(r.user_id for r in recs))
-        for r in recs:
-            row = self.items.index[r.item_id]
-            seen = self._seen.setdefault(r.user_id, set())
-            if row not in seen:
-                seen.add(row)
-                self._users_of.setdefault(row, set()).add(r.user_id)
-                self.items.add_popularity([row])
-        self._graph_users.update(users)
-        emb = self._fold_in(users)
-        for u in users:
-            self._user_override[u] = emb[u]
-            self._cold_cache.pop(u, None)
-        write_embeddings(self.driver, "User", users, np.stack([emb[u] for u in users]),
-                         self.trained.version or "unversioned", self.database,
-                         show_progress=False)
-        return InteractionSummary(written, len(users), time.perf_counter() - t0)

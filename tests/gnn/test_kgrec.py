@@ -190,7 +190,8 @@ def test_deterministic(planted) -> None:  # type: ignore[no-untyped-def]
 
 def test_long_tail_choice_scores_the_final_hybrid_model(planted) -> None:  # type: ignore[no-untyped-def]
     from gnn.long_tail import choose_slots, tail_items
-    from gnn.train import _csr, validation_ndcg
+    from gnn.selection import validation_ndcg
+    from gnn.train import _csr
 
     snap, feats, valid = planted
     hybrid = replace(SMALL, max_epochs=3, item_item_lambda=30.0, item_item_weight=1.0)

@@ -14,7 +14,7 @@ from gnn.long_tail import (
     rank_scores,
     tail_items,
 )
-from gnn.train import validation_ndcg
+from gnn.selection import validation_ndcg
 
 
 def test_tail_items_top_share_by_popularity_ties_by_row() -> None:

@@ -1,0 +1,217 @@
+"""Catalog growth for :class:`kgrec.Recommender`: ``add_items`` and ``add_interactions``.
+
+The write path of the facade, kept apart from its read path (recommend, similar
+items, explain): validate → MERGE into Neo4j → encode → embed inductively
+(:mod:`gnn.infer`) → write the embedding back → update the in-memory index, so a new
+item or a user's new interactions count at once, with no retraining.
+``Recommender`` inherits these methods; they use its state (driver, index, model).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from kgrec.errors import RecordError, RequestError
+from kgrec.records import content_hash, to_interaction_record, to_item_record
+from kgrec.results import IngestSummary, InteractionSummary
+
+if TYPE_CHECKING:
+    import neo4j
+
+    from gnn.trained import TrainedModel
+    from ingest.validation import RejectLog
+    from kg.records import InteractionRecord, ItemRecord
+    from kgrec.index import ItemIndex
+
+__all__ = ["CatalogGrowth"]
+
+logger = logging.getLogger(__name__)
+
+
+class _Host(Protocol):
+    """What the methods below use of :class:`kgrec.Recommender`."""
+
+    driver: neo4j.Driver
+    database: str
+    trained: TrainedModel
+    items: ItemIndex
+    titles: dict[str, str]
+    _n_model: int
+    _index_ready: bool
+    _hidden_rows: np.ndarray
+    _seen: dict[str, set[int]]
+    _users_of: dict[int, set[str]]
+    _graph_users: set[str]
+    _user_override: dict[str, np.ndarray]
+    _cold_cache: dict[str, np.ndarray]
+
+    def _encode(self, texts: Sequence[str], kind: str = ...) -> np.ndarray: ...
+
+    def _fold_in(self, user_ids: Sequence[str]) -> dict[str, np.ndarray]: ...
+
+    def _add_batch(self, items: list[ItemRecord]) -> IngestSummary: ...
+
+
+class CatalogGrowth:
+    """``add_items`` / ``add_interactions``, mixed into :class:`kgrec.Recommender`."""
+
+    def add_items(self: _Host, records: Iterable[Mapping[str, Any] | ItemRecord], *,
+                  on_error: str = "fail", rejects: RejectLog | None = None,
+                  batch_size: int = 1_000) -> IngestSummary:
+        """Add or update catalog items and make them recommendable at once (no retraining).
+
+        Each record (``{"id", "title", "description", "attributes"}`` as in
+        ``items.jsonl``, or an :class:`kg.records.ItemRecord`) is validated, MERGEd into
+        Neo4j with its attribute edges, encoded, embedded by the model's inductive rule
+        from its text, attributes and any interacting users
+        (:func:`gnn.infer.embed_new_items`), written back (``embedding``,
+        ``embeddingVersion``, ``contentHash``; the vector index picks it up) and added to
+        the in-memory index. An item re-sent with the same text and attributes is
+        ``unchanged``: nothing is written or re-embedded. Attribute values the model has
+        never seen get their nodes in Neo4j; the item's text still places it.
+
+        Args:
+            records: the items.
+            on_error: ``"fail"`` raises on the first invalid record; ``"skip"`` counts
+                it in ``rejected`` (and ``rejects``) and goes on.
+            rejects: where skipped records are logged.
+            batch_size: items per write/encode batch.
+
+        Returns:
+            :class:`IngestSummary` (added, updated, unchanged, rejected).
+
+        Raises:
+            RecordError: an invalid record (``on_error="fail"``), naming the field.
+            WriteError, GraphError: Neo4j failed.
+
+        Example:
+            >>> rec.add_items([{"id": "new-1", "title": "Trail Tent",
+            ...                 "description": "A lightweight waterproof tent.",
+            ...                 "attributes": {"category": ["tents"]}}])   # doctest: +SKIP
+            IngestSummary(added=1, updated=0, unchanged=0, rejected=0, ...)
+        """
+        if on_error not in ("fail", "skip"):
+            raise RequestError(f"on_error must be 'fail' or 'skip', got {on_error!r}")
+        t0 = time.perf_counter()
+        total = IngestSummary()
+        batch: dict[str, ItemRecord] = {}
+        reasons: list[str] = []
+        for n, rec in enumerate(records, 1):
+            try:
+                item = to_item_record(rec, n)
+            except RecordError as e:
+                if on_error == "fail":
+                    raise
+                reasons.append(str(e))
+                if rejects is not None:
+                    rejects.add(e, repr(rec)[:2000])
+                continue
+            batch[item.id] = item  # the last version of a repeated id wins
+            if len(batch) >= batch_size:
+                total = total + self._add_batch(list(batch.values()))
+                batch = {}
+        if batch:
+            total = total + self._add_batch(list(batch.values()))
+        return IngestSummary(total.added, total.updated, total.unchanged, len(reasons),
+                             tuple(reasons), time.perf_counter() - t0)
+
+    def _add_batch(self: _Host, items: list[ItemRecord]) -> IngestSummary:
+        from gnn.infer import embed_new_items
+        from kg.embeddings import write_embeddings
+        from kg.schema import ensure_vector_index
+        from kg.serving import read_items, set_content_hashes
+        from kg.writer import GraphWriter
+        from llm_bridge import item_text
+
+        stored = read_items(self.driver, [i.id for i in items], self.database)
+        changed: list[ItemRecord] = []
+        hashes: dict[str, str] = {}
+        added = updated = unchanged = 0
+        for item in items:
+            h = content_hash(item.title, item.description, item.attribute_ids())
+            st = stored.get(item.id)
+            if st is not None:
+                old = st.content_hash or content_hash(st.title, st.description, st.attribute_ids)
+                if old == h and item.id in self.items.index:
+                    unchanged += 1
+                    continue
+                updated += 1
+            else:
+                added += 1
+            changed.append(item)
+            hashes[item.id] = h
+        if changed:
+            GraphWriter(self.driver, self.database, show_progress=False).write_items(changed)
+            set_content_hashes(self.driver, hashes, self.database)
+            x = self._encode([item_text(i.title, i.description, i.attributes) for i in changed])
+            users = [list(stored[i.id].users) if i.id in stored else [] for i in changed]
+            attrs = [i.attribute_ids() for i in changed]
+            emb = embed_new_items(self.trained, x, attrs, users)
+            if not self._index_ready:
+                ensure_vector_index(self.driver, self.trained.dim, self.database)
+                self._index_ready = True
+            write_embeddings(self.driver, "Item", [i.id for i in changed], emb,
+                             self.trained.version or "unversioned", self.database,
+                             show_progress=False)
+            rows = self.items.upsert([i.id for i in changed], emb, attrs)
+            for item, row, vec in zip(changed, rows, emb, strict=True):
+                self.titles[item.id] = item.title
+                if row < self._n_model:  # keep TrainedModel.score in step
+                    self.trained.item_emb[row] = vec
+            self._hidden_rows = self._hidden_rows[~np.isin(self._hidden_rows, rows)]
+        logger.info("add_items: %d added, %d updated, %d unchanged", added, updated, unchanged)
+        return IngestSummary(added, updated, unchanged)
+
+    def add_interactions(self: _Host, records: Iterable[Mapping[str, Any] | InteractionRecord]
+                         ) -> InteractionSummary:
+        """Record interactions and fold the affected users in (no retraining).
+
+        Each record is ``{"user_id", "item_id", "weight"?, "ts"?}`` (or an
+        :class:`kg.records.InteractionRecord`); unknown users are created. The users are
+        re-embedded with :func:`gnn.infer.embed_users` from all their items and profile,
+        and their embeddings written to Neo4j.
+
+        Raises:
+            RecordError: an invalid record, or one naming an unknown item.
+            WriteError: Neo4j failed.
+
+        Example:
+            >>> rec.add_interactions([{"user_id": "u7", "item_id": "new-1"}])  # doctest: +SKIP
+        """
+        from kg.embeddings import write_embeddings
+        from kg.writer import GraphWriter
+
+        t0 = time.perf_counter()
+        recs: list[InteractionRecord] = []
+        for n, r in enumerate(records, 1):
+            rec = to_interaction_record(r, n)
+            if rec.item_id not in self.items.index:
+                raise RecordError(f"add_interactions record {n}: field 'item_id' refers to "
+                                  f"unknown item {rec.item_id!r}", field="item_id")
+            recs.append(rec)
+        if not recs:
+            return InteractionSummary()
+        written = GraphWriter(self.driver, self.database,
+                              show_progress=False).write_interactions(recs)
+        users = list(dict.fromkeys(r.user_id for r in recs))
+        for r in recs:
+            row = self.items.index[r.item_id]
+            seen = self._seen.setdefault(r.user_id, set())
+            if row not in seen:
+                seen.add(row)
+                self._users_of.setdefault(row, set()).add(r.user_id)
+                self.items.add_popularity([row])
+        self._graph_users.update(users)
+        emb = self._fold_in(users)
+        for u in users:
+            self._user_override[u] = emb[u]
+            self._cold_cache.pop(u, None)
+        write_embeddings(self.driver, "User", users, np.stack([emb[u] for u in users]),
+                         self.trained.version or "unversioned", self.database,
+                         show_progress=False)
+        return InteractionSummary(written, len(users), time.perf_counter() - t0)

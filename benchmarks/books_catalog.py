@@ -11,9 +11,10 @@ What it holds (deterministic for a ``--seed``):
   punctuation); 3% of the books have no attributes at all.
 - ``users.jsonl``: 3,000 users, 60% with a ``country`` profile attribute.
 - ``interactions.csv``: ``user_id,item_id,weight,timestamp`` (ratings 1–5, ISO-8601
-  times), ~19 per user on a Pareto distribution (many users with one or two), each
-  user drawn to two categories and five favourite authors; item popularity is Pareto
-  too, and 30% of the books are never read; 5% of the rows repeat a pair.
+  times), ~20 rows per user (~12 distinct books) on a Pareto distribution (many users
+  with one or two), each user drawn to two categories and five favourite authors;
+  item popularity is Pareto too, and 30% of the books are never read; 5% of the rows
+  repeat a pair.
 
 Run: ``.venv/bin/python benchmarks/books_catalog.py DIR [--seed 7]``, then
 ``.venv/bin/python benchmarks/evaluate.py --dataset DIR --fast --out benchmarks/results/books``.

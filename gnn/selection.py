@@ -87,8 +87,8 @@ def cache_by_batch(score: Scorer, max_bytes: int = 256 << 20) -> Scorer:
 
 
 def fit_item_item(trained: TrainedModel, train_csr: sp.csr_matrix,
-                   valid_csr: sp.csr_matrix | None, valid_candidates: np.ndarray | None
-                   ) -> tuple[dict[str, float], Scorer]:
+                  valid_csr: sp.csr_matrix | None, valid_candidates: np.ndarray | None
+                  ) -> tuple[dict[str, float], Scorer]:
     """Attach the EASE term (see :mod:`gnn.item_item`); λ, β from config or validation.
 
     Returns:
@@ -150,7 +150,7 @@ def fit_item_item(trained: TrainedModel, train_csr: sp.csr_matrix,
 
 
 def fit_tail_slots(trained: TrainedModel, score: Scorer, train_csr: sp.csr_matrix,
-                    valid_csr: sp.csr_matrix | None) -> dict[str, float]:
+                   valid_csr: sp.csr_matrix | None) -> dict[str, float]:
     """Long-tail slots per page (see :mod:`gnn.long_tail`): from config, else chosen
     on validation within ``config.tail_budget`` (``score`` = ``trained.score``), else
     the grid's middle (2 per page)."""

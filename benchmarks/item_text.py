@@ -55,8 +55,7 @@ def main() -> None:
         texts = [item_text(t, d, a, template=template) for t, d, a in
                  zip(snap.item_title, snap.item_description, attrs, strict=True)]
         examples[template] = texts[0]
-        encoded = store.encode(texts, show_progress=False)
-        item = np.asarray(encoded[0] if isinstance(encoded, tuple) else encoded, np.float32)
+        item = np.asarray(store.encode(texts, show_progress=False)[0], np.float32)
         rows = evaluate(snap, dataset=data.name, protocols=["c"], seeds=seeds, ks=[20],
                         models=list(MODELS), features=replace(base, item=item),
                         show_progress=False)

@@ -102,6 +102,10 @@ def save_checkpoint(path_dir: str | Path, trained: TrainedModel) -> Path:
         arrays.update(item_item=trained.item_item,
                       item_item_weight=np.asarray(trained.item_item_weight, np.float32),
                       interactions_indptr=csr.indptr, interactions_indices=csr.indices)
+        if trained.content_map is not None:
+            arrays.update(content_map=trained.content_map,
+                          content_text_weight=np.asarray(trained.content_text_weight,
+                                                         np.float32))
     for t, w in trained.proj_weight.items():
         arrays[f"proj_weight_{t}"] = w
         arrays[f"proj_bias_{t}"] = trained.proj_bias[t]
@@ -188,6 +192,8 @@ def load_checkpoint(path_dir: str | Path, *, load_weights: bool = False) -> Trai
         version=meta.get("version", ""), info=meta.get("info", {}), state_dict=state_dict,
         item_item=item_item, interactions=interactions,
         item_item_weight=float(arrays.get("item_item_weight", 0.0)),
+        content_map=arrays.get("content_map"),
+        content_text_weight=float(arrays.get("content_text_weight", 0.0)),
     )
 
 

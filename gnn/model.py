@@ -89,10 +89,15 @@ class ModelConfig:
         amp: bfloat16 autocast for the dense layer-0 projection on CUDA.
         id_init_std: standard deviation of the ID embeddings at initialisation.
         item_item: add the EASE item–item term beside the GNN score (with ``use_id``;
-            0 for cold/new items, see :mod:`gnn.item_item`).
+            see :mod:`gnn.item_item`).
         item_item_lambda, item_item_weight: its ``λ`` and ``β``; ``None`` = chosen on
             the validation split.
         item_item_max_items: skip the term above this many items (``O(I²)`` memory).
+        content_columns: give items without interactions item–item columns predicted
+            from their attributes and text (:mod:`gnn.content_columns`).
+        content_mu, content_text_weight, content_scale: its ridge ``μ``, text weight
+            ``t`` and calibration ``c``; ``None`` = chosen on a pseudo-cold split of the
+            training items.
         tail_slots: long-tail slots per page of ten of ``recommend(long_tail=True)`` (the
             last ``m`` positions of each page hold the best tail items, ``m`` may be
             fractional, see :mod:`gnn.long_tail`); ``None`` = chosen on the validation
@@ -130,6 +135,10 @@ class ModelConfig:
     item_item_lambda: float | None = None
     item_item_weight: float | None = None
     item_item_max_items: int = 20_000
+    content_columns: bool = True
+    content_mu: float | None = None
+    content_text_weight: float | None = None
+    content_scale: float | None = None
     tail_slots: float | None = None
     tail_budget: float = 0.03
 

@@ -87,9 +87,12 @@ def cache_by_batch(score: Scorer, max_bytes: int = 256 << 20) -> Scorer:
 
 
 def fit_item_item(trained: TrainedModel, train_csr: sp.csr_matrix,
-                  valid_csr: sp.csr_matrix | None, valid_candidates: np.ndarray | None
+                  valid_csr: sp.csr_matrix | None, valid_candidates: np.ndarray | None,
+                  attributes: sp.csr_matrix | None = None, text: np.ndarray | None = None
                   ) -> tuple[dict[str, float], Scorer]:
     """Attach the EASE term (see :mod:`gnn.item_item`); λ, β from config or validation.
+    With ``attributes`` / ``text`` (the items' content), items without interactions get
+    columns predicted from it (:mod:`gnn.content_columns`).
 
     Returns:
         ``(facts, score)``: the choice, and ``trained.score`` as it now is, remembered
@@ -136,17 +139,24 @@ def fit_item_item(trained: TrainedModel, train_csr: sp.csr_matrix,
             if val > best[0]:
                 best = (val, lam, w, b, item_item)
     _, lam, w, weights_b, best_item_item = best
-    if w > 0:
-        trained.item_item, trained.item_item_weight = weights_b, float(w)
-        trained.interactions = train_csr
+    facts = {"item_item_lambda": float(lam), "item_item_weight": float(w),
+             "hybrid_val_ndcg": float(best[0])}
     logger.info("item-item term: lambda %.1f, weight %.2f (validation NDCG@20 %.4f)",
                 lam, w, best[0])
+    if w > 0:
+        from gnn.content_columns import attach_content_columns
+
+        assert weights_b is not None
+        trained.item_item, trained.item_item_weight = weights_b, float(w)
+        trained.interactions = train_csr
+        if config.content_columns:
+            facts.update(attach_content_columns(trained, train_csr, lam, attributes, text))
+            best_item_item = cache_by_batch(partial(ease_scores, train_csr, weights_b))
 
     def final_score(users: np.ndarray) -> np.ndarray:
         return gnn(users) + w * best_item_item(users) if w > 0 else gnn(users)
 
-    return ({"item_item_lambda": float(lam), "item_item_weight": float(w),
-             "hybrid_val_ndcg": float(best[0])}, final_score)
+    return facts, final_score
 
 
 def fit_tail_slots(trained: TrainedModel, score: Scorer, train_csr: sp.csr_matrix,

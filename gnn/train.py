@@ -331,7 +331,12 @@ def train_model(
         model.load_state_dict(best_state)
     trained = export_trained(model, graph, x, snapshot, features, config.seed,
                              encoder_fingerprint)
-    hybrid, score = fit_item_item(trained, pairs_csr, valid_csr, valid_candidates)
+    ia = snapshot.item_attribute_index
+    attributes = sp.csr_matrix((np.ones(ia.shape[1], np.float32), (ia[0], ia[1])),
+                               shape=(n_i, snapshot.num_attributes))
+    hybrid, score = fit_item_item(trained, pairs_csr, valid_csr, valid_candidates,
+                                  attributes if config.use_attributes else None,
+                                  features.item if config.use_text else None)
     hybrid.update(fit_tail_slots(trained, score, pairs_csr, valid_csr))
     seconds = time.perf_counter() - t0
     trained.info = {"best_epoch": best_epoch, "best_val_ndcg": best if best >= 0 else None,
@@ -369,6 +374,10 @@ def refit(result: TrainResult, snapshot: GraphSnapshot, features: NodeFeatures,
     config = replace(config, max_epochs=max(1, round(result.best_epoch * config.refit_fraction)),
                      item_item_lambda=info.get("item_item_lambda", config.item_item_lambda),
                      item_item_weight=info.get("item_item_weight", config.item_item_weight),
+                     content_mu=info.get("content_mu", config.content_mu),
+                     content_text_weight=info.get("content_text_weight",
+                                                  config.content_text_weight),
+                     content_scale=info.get("content_scale", config.content_scale),
                      tail_slots=info.get("tail_slots", config.tail_slots))
     return train_model(snapshot, features, config, None, show_progress,
                        encoder_fingerprint=encoder_fingerprint, init=result.model)

@@ -7,6 +7,7 @@ embedding of new nodes need no torch forward pass and no environment.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,11 @@ class TrainedModel:
         item_item_weight: ``β`` of the item–item term in :meth:`score`.
         interactions: ``[num_users, num_items]`` CSR of training pairs (the ``x_u``
             of the item–item term); present with ``item_item``.
+        content_map: optional ``float32 [num_items, d]`` ``W`` that predicts an item–item
+            column from an item's content (:mod:`gnn.content_columns`); the columns of
+            items without training interactions in ``item_item`` are ``W f_j`` already,
+            and items added later get theirs from :meth:`content_rows`.
+        content_text_weight: ``t``, the text part's weight in the content rows.
     """
 
     config: ModelConfig
@@ -71,6 +77,8 @@ class TrainedModel:
     item_item: np.ndarray | None = None
     item_item_weight: float = 0.0
     interactions: sp.csr_matrix | None = None
+    content_map: np.ndarray | None = None
+    content_text_weight: float = 0.0
 
     @property
     def dim(self) -> int:
@@ -108,6 +116,23 @@ class TrainedModel:
             s += self.item_item_weight * np.asarray(
                 self.interactions[user_idx] @ self.item_item, dtype=np.float32)
         return s
+
+    def content_rows(self, text_features: np.ndarray,
+                     attribute_ids: Sequence[Sequence[str]]) -> np.ndarray:
+        """``float32 [n, d]`` content rows ``f_j`` of items (:mod:`gnn.content_columns`;
+        attribute values the model never saw are left out), so ``x_u W f_j`` is the
+        item–item term of an item added after training."""
+        from gnn.content_columns import content_matrix
+
+        attrs = None
+        if self.config.use_attributes:
+            col = {a: k for k, a in enumerate(self.attribute_ids)}
+            pairs = [(r, col[a]) for r, ids in enumerate(attribute_ids) for a in ids if a in col]
+            rows, cols = (zip(*pairs, strict=True) if pairs else ((), ()))
+            attrs = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)),
+                                  shape=(len(attribute_ids), self.num_attributes))
+        text = text_features if self.config.use_text else None
+        return content_matrix(attrs, text, self.content_text_weight).astype(np.float32)
 
     def __repr__(self) -> str:
         return (f"TrainedModel(users={self.num_users}, items={self.num_items}, "

@@ -49,6 +49,7 @@ class _Host(Protocol):
     _graph_users: set[str]
     _user_override: dict[str, np.ndarray]
     _cold_cache: dict[str, np.ndarray]
+    _new_content: dict[int, np.ndarray]
 
     def _encode(self, texts: Sequence[str], kind: str = ...) -> np.ndarray: ...
 
@@ -159,10 +160,17 @@ class CatalogGrowth:
                              self.trained.version or "unversioned", self.database,
                              show_progress=False)
             rows = self.items.upsert([i.id for i in changed], emb, attrs)
-            for item, row, vec in zip(changed, rows, emb, strict=True):
+            tm = self.trained
+            content = tm.content_rows(x, attrs) if tm.content_map is not None else None
+            for k, (item, row, vec) in enumerate(zip(changed, rows, emb, strict=True)):
                 self.titles[item.id] = item.title
                 if row < self._n_model:  # keep TrainedModel.score in step
-                    self.trained.item_emb[row] = vec
+                    tm.item_emb[row] = vec
+                    if content is not None and tm.item_item is not None \
+                            and not tm.item_has_id[row]:  # its column came from content
+                        tm.item_item[:, row] = tm.content_map @ content[k]
+                elif content is not None:
+                    self._new_content[row] = content[k]
             self._hidden_rows = self._hidden_rows[~np.isin(self._hidden_rows, rows)]
         logger.info("add_items: %d added, %d updated, %d unchanged", added, updated, unchanged)
         return IngestSummary(added, updated, unchanged)

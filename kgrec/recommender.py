@@ -176,6 +176,9 @@ class Recommender(CatalogGrowth):
         # users whose embedding was folded in after training: id -> vector
         self._user_override: dict[str, np.ndarray] = {}
         self._cold_cache: dict[str, np.ndarray] = {}
+        # content rows of items added after training (index row -> f_j): their
+        # item-item term is x_u W f_j (gnn.content_columns)
+        self._new_content: dict[int, np.ndarray] = {}
         # attribute embeddings: the trained layer mean of the attribute nodes
         _, _, off_a = tm.offsets
         attr = tm.layers[:, off_a:off_a + tm.num_attributes].mean(axis=0)
@@ -283,6 +286,8 @@ class Recommender(CatalogGrowth):
             scores[:self._n_model] = tm.score(np.array([u]))[0]
             if n > self._n_model:
                 scores[self._n_model:] = self.items.emb[self._n_model:] @ tm.user_emb[u]
+                if tm.interactions is not None:
+                    self._add_content_term(scores, tm.interactions[u].indices)
             return scores, None
         vec = self._user_override.get(user_id)
         if vec is None:
@@ -293,7 +298,18 @@ class Recommender(CatalogGrowth):
             rows = np.fromiter((r for r in seen if r < self._n_model), np.int64)
             if rows.size:
                 scores[:self._n_model] += tm.item_item_weight * tm.item_item[rows].sum(axis=0)
+                self._add_content_term(scores, rows)
         return scores, None
+
+    def _add_content_term(self, scores: np.ndarray, rows: np.ndarray) -> None:
+        """Add ``β x_u W f_j`` to the scores of items added after training (``rows``:
+        the model items the user holds)."""
+        tm = self.trained
+        if tm.content_map is None or not self._new_content or not len(rows):
+            return
+        new = np.fromiter(self._new_content, np.int64, len(self._new_content))
+        user = tm.item_item_weight * tm.content_map[rows].sum(axis=0)
+        scores[new] += np.stack(list(self._new_content.values())) @ user
 
     # ------------------------------------------------------------------ recommend
     def recommend(self, user_id: str, k: int = 20, *, exclude_seen: bool = True,

@@ -269,6 +269,33 @@ def test_checkpoint_roundtrip(trained_planted, tmp_path) -> None:  # type: ignor
     np.testing.assert_array_equal(loaded.layers, tm.layers)
 
 
+def test_cold_columns_from_content_and_new_items_get_the_same_rule(planted, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    snap, feats, valid = planted
+    config = replace(SMALL, max_epochs=3, item_item_lambda=30.0, item_item_weight=1.0)
+    result = train_model(snap, feats, config, valid, show_progress=False)
+    tm = result.trained
+    assert tm.item_item is not None and tm.content_map is not None
+    assert {"content_mu", "content_text_weight", "content_scale"} <= set(tm.info)
+    cold = snap.item_ids.index("cold-a")
+    attrs = [snap.attribute_ids[a] for i, a in snap.item_attribute_index.T if i == cold]
+    column = tm.content_map @ tm.content_rows(feats.item[cold:cold + 1], [attrs])[0]
+    assert np.abs(tm.item_item[:, cold]).sum() > 0
+    np.testing.assert_allclose(tm.item_item[:, cold], column, rtol=1e-4, atol=1e-6)
+    a_users = [u for u, uid in enumerate(snap.user_ids) if uid[1] == "a"]
+    b_users = [u for u, uid in enumerate(snap.user_ids) if uid[1] == "b"]
+    term = np.asarray(tm.interactions @ tm.item_item[:, cold]).ravel()  # type: ignore[operator]
+    assert term[a_users].mean() > term[b_users].mean()
+    # an unknown attribute value is left out of the content row
+    np.testing.assert_array_equal(tm.content_rows(feats.item[:1], [attrs + ["genre:zzz"]]),
+                                  tm.content_rows(feats.item[:1], [attrs]))
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "ck", tm))
+    np.testing.assert_array_equal(loaded.content_map, tm.content_map)  # type: ignore[arg-type]
+    assert loaded.content_text_weight == tm.content_text_weight
+    again = refit(result, snap, feats, show_progress=False).trained
+    assert again.info["content_mu"] == tm.info["content_mu"]
+    assert again.info["content_scale"] == tm.info["content_scale"]
+
+
 def test_checkpoint_format_1_loads_with_its_tail_policy(trained_planted, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import json
 

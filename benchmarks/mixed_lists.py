@@ -11,7 +11,8 @@ same 20% share of their cold items (the same rule over the cold pairs), so cold 
 are as relevant as their real interactions make them. Every item is a candidate and
 train items are excluded. Policies, all on the same scores:
 
-- ``model``: the trained score (cold items: cosine only; no item–item term);
+- ``model``: the trained score (cold items: the cosine of their cold-rule embedding plus
+  the item–item term through their content-predicted columns, :mod:`gnn.content_columns`);
 - ``new_items=1`` / ``=2``: the best 1 or 2 cold items in guaranteed slots;
 - ``linear calibration``: cold scores mapped by the least-squares fit of the warm
   items' served scores on their cold-rule scores (what each warm item would score
@@ -97,7 +98,12 @@ def run_seed(snap: Any, features: Any, seed: int) -> dict[str, dict[str, float]]
     warm = tm.item_has_id
     fit_users = np.random.default_rng(seed).choice(n_u, min(n_u, 2000), replace=False)
     served = tm.score(fit_users)[:, warm].ravel()
-    as_new = (tm.user_emb[fit_users] @ cold_rule[warm].T).ravel()
+    as_new = tm.user_emb[fit_users] @ cold_rule[warm].T
+    if tm.content_map is not None and tm.interactions is not None:  # content-predicted columns
+        rows = np.flatnonzero(warm)
+        content = tm.content_rows(features.item[rows], [attrs[i] for i in rows])
+        as_new += tm.item_item_weight * (tm.interactions[fit_users] @ tm.content_map) @ content.T
+    as_new = as_new.ravel()
     slope, shift = np.polyfit(as_new, served, 1)
     grid = np.linspace(0, 1, 201)
     from_q, to_q = np.quantile(as_new, grid), np.quantile(served, grid)

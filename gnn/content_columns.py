@@ -13,7 +13,8 @@ so ``x_u B[:, j] = (x_u W) · f_j``: a per-user linear model of content, fitted 
 user's own EASE scores of the warm items and sharing one regulariser. ``μ`` and ``t`` are
 chosen on a pseudo-cold split of the training items (15% of the warm items lose their
 interactions, EASE is refitted without them, and the term ranks them for the users who
-held them), so nothing is tuned to a dataset. The model keeps ``W`` to give items added
+held them), so nothing is tuned to a dataset; the same split calibrates the predicted
+columns to the scale of real ones (``c``, see :func:`choose_content`). The model keeps ``W`` to give items added
 after training their columns (:meth:`gnn.trained.TrainedModel.content_rows`).
 Cost: one extra EASE fit for the choice, ``O(d³)`` per grid value with
 ``d = attributes + text dimensions + 1``.
@@ -45,25 +46,26 @@ PSEUDO_COLD_FRACTION = 0.15
 
 def content_matrix(attributes: sp.csr_matrix | None, text: np.ndarray | None,
                    text_weight: float) -> np.ndarray:
-    """``float64 [n, d]`` content rows: binary attributes, ``text_weight ×`` L2-normalised
+    """``float32 [n, d]`` content rows: binary attributes, ``text_weight ×`` L2-normalised
     text features, and a constant 1 (either part may be ``None``)."""
     parts = []
     n = attributes.shape[0] if attributes is not None else len(text)  # type: ignore[arg-type]
     if attributes is not None:
-        parts.append((attributes > 0).astype(np.float64).toarray())
+        parts.append((attributes > 0).astype(np.float32).toarray())
     if text is not None:
-        t = np.asarray(text, np.float64)
+        t = np.asarray(text, np.float32)
         parts.append(text_weight * t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True),
                                                   1e-12))
-    parts.append(np.ones((n, 1)))
+    parts.append(np.ones((n, 1), np.float32))
     return np.hstack(parts)
 
 
 def fit_content_map(weights: np.ndarray, warm: np.ndarray, content: np.ndarray,
                     mu: float) -> np.ndarray:
     """``W = B[:, warm] F_w (F_wᵀ F_w + μ I)⁻¹`` as ``float32 [num_items, d]``."""
-    fw = content[warm].astype(np.float32)
-    gram = (fw.T @ fw).astype(np.float64)
+    fw = content[warm]
+    f64 = fw.astype(np.float64)
+    gram = f64.T @ f64
     gram[np.diag_indices_from(gram)] += mu
     target = weights[:, warm] @ fw  # float32 [I, d]: no float64 copy of B
     return np.linalg.solve(gram, target.T.astype(np.float64)).T.astype(np.float32)
@@ -103,14 +105,14 @@ def choose_content(interactions: sp.csr_matrix, weights: np.ndarray, lam: float,
     fit_warm = np.diff(fit.tocsc().indptr) > 0
     best = (-1.0, MU_FRACTIONS[0], 0.0)
     for t in TEXT_WEIGHTS if text is not None else (0.0,):
-        content = content_matrix(attributes, text, t).astype(np.float32)
+        content = content_matrix(attributes, text, t)
         for frac in MU_FRACTIONS:
             w = fit_content_map(b, fit_warm, content, frac * int(fit_warm.sum()))
             val = validation_ndcg(partial(_scores, fit, w, content), fit, valid, 20, is_held)
             if val > best[0]:
                 best = (val, frac, t)
     val, frac, t = best
-    content = content_matrix(attributes, text, t).astype(np.float32)
+    content = content_matrix(attributes, text, t)
     w = fit_content_map(b, fit_warm, content, frac * int(fit_warm.sum()))
     num = den = 0.0
     for start in range(0, fit.shape[0], 4096):
@@ -146,7 +148,7 @@ def attach_content_columns(trained: TrainedModel, interactions: sp.csr_matrix, l
         mu, t, scale, val = chosen[0], chosen[1], chosen[2], float("nan")
     else:
         mu, t, scale, val = choose_content(interactions, b, lam, attributes, text, config.seed)
-    content = content_matrix(attributes, text, t).astype(np.float32)
+    content = content_matrix(attributes, text, t)
     warm = np.diff(interactions.tocsc().indptr) > 0
     w = scale * fit_content_map(b, warm, content, mu)
     b[:, ~warm] = w @ content[~warm].T

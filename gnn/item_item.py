@@ -5,10 +5,11 @@ weights (Steck 2019) fitted on the training interactions ``X``::
 
     P = (XᵀX + λI)⁻¹,   B = I − P · diag(1 / diag(P))
 
-An item without training interactions has an all-zero column in ``B``, so for cold
-and newly added items the term is 0 and the GNN alone ranks them. ``λ`` and ``β``
-are chosen on the validation split from grids relative to the data (``λ`` in
-multiples of the mean item degree), so no dataset-specific constant is baked in.
+An item without training interactions has an all-zero column in ``B``; kgrec predicts
+it from the item's attributes and text (:mod:`gnn.content_columns`), so cold and newly
+added items get the term too. ``λ`` and ``β`` are chosen on the validation split from
+grids relative to the data (``λ`` in multiples of the mean item degree), so no
+dataset-specific constant is baked in.
 Memory and time are ``O(I²)`` and ``O(I³)``: the term is skipped above
 ``max_items`` items (the GNN then serves alone).
 """

@@ -132,7 +132,7 @@ class TrainedModel:
             attrs = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)),
                                   shape=(len(attribute_ids), self.num_attributes))
         text = text_features if self.config.use_text else None
-        return content_matrix(attrs, text, self.content_text_weight).astype(np.float32)
+        return content_matrix(attrs, text, self.content_text_weight)
 
     def __repr__(self) -> str:
         return (f"TrainedModel(users={self.num_users}, items={self.num_items}, "

@@ -14,8 +14,9 @@ user's own EASE scores of the warm items and sharing one regulariser. ``μ`` and
 chosen on a pseudo-cold split of the training items (15% of the warm items lose their
 interactions, EASE is refitted without them, and the term ranks them for the users who
 held them), so nothing is tuned to a dataset; the same split calibrates the predicted
-columns to the scale of real ones (``c``, see :func:`choose_content`). The model keeps ``W`` to give items added
-after training their columns (:meth:`gnn.trained.TrainedModel.content_rows`).
+columns to the scale of real ones (``c``, see :func:`choose_content`). The model keeps
+``W`` to give items added after training their columns
+(:meth:`gnn.trained.TrainedModel.content_rows`).
 Cost: one extra EASE fit for the choice, ``O(d³)`` per grid value with
 ``d = attributes + text dimensions + 1``.
 """
@@ -103,17 +104,16 @@ def choose_content(interactions: sp.csr_matrix, weights: np.ndarray, lam: float,
     valid.eliminate_zeros()
     b = fit_ease(fit, lam)
     fit_warm = np.diff(fit.tocsc().indptr) > 0
-    best = (-1.0, MU_FRACTIONS[0], 0.0)
+    best: tuple[float, float, float, np.ndarray, np.ndarray] | None = None
     for t in TEXT_WEIGHTS if text is not None else (0.0,):
         content = content_matrix(attributes, text, t)
         for frac in MU_FRACTIONS:
             w = fit_content_map(b, fit_warm, content, frac * int(fit_warm.sum()))
             val = validation_ndcg(partial(_scores, fit, w, content), fit, valid, 20, is_held)
-            if val > best[0]:
-                best = (val, frac, t)
-    val, frac, t = best
-    content = content_matrix(attributes, text, t)
-    w = fit_content_map(b, fit_warm, content, frac * int(fit_warm.sum()))
+            if best is None or val > best[0]:
+                best = (val, frac, t, w, content)
+    assert best is not None
+    val, frac, t, w, content = best
     num = den = 0.0
     for start in range(0, fit.shape[0], 4096):
         x = fit[start:start + 4096]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from gnn.features import NodeFeatures
@@ -35,6 +36,7 @@ __all__ = [
     "build_homogeneous",
     "check_features",
     "cold_item_adjacency",
+    "item_attribute_matrix",
     "normalized_adjacency",
     "to_hetero_data",
 ]
@@ -105,6 +107,21 @@ def _csr_tensor(row: np.ndarray, col: np.ndarray, values: np.ndarray, shape: tup
         return torch.sparse_csr_tensor(torch.from_numpy(crow), torch.from_numpy(col.copy()),
                                        torch.from_numpy(values[order].astype(np.float32)),
                                        size=shape, check_invariants=False)
+
+
+def item_attribute_matrix(snapshot: GraphSnapshot, kinds: tuple[str, ...] | None = None
+                          ) -> sp.csr_matrix:
+    """Binary ``float32 [num_items, num_attributes]`` CSR matrix, optionally only ``kinds``."""
+    idx = snapshot.item_attribute_index
+    if kinds is not None:
+        keep = np.array([snapshot.attribute_kind_value(a)[0] in kinds for a in idx[1]],
+                        dtype=bool).reshape(-1)
+        idx = idx[:, keep]
+    m = sp.csr_matrix((np.ones(idx.shape[1], np.float32), (idx[0], idx[1])),
+                      shape=(snapshot.num_items, snapshot.num_attributes))
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    return m
 
 
 def cold_item_adjacency(item_attribute_index: np.ndarray, num_items: int, num_attributes: int,

@@ -35,10 +35,6 @@ __all__ = ["embed_new_items", "embed_users"]
 logger = logging.getLogger(__name__)
 
 
-def _index(keys: list[str]) -> dict[str, int]:
-    return {k: i for i, k in enumerate(keys)}
-
-
 def _neighbour_matrix(trained: TrainedModel, rows: list[list[int]]) -> sp.csr_matrix:
     """``[n, N]`` CSR with ``1 / sqrt(|N(v)| d_j)`` at each known neighbour ``j``."""
     indptr = np.zeros(len(rows) + 1, dtype=np.int64)
@@ -122,8 +118,8 @@ def embed_new_items(
         raise TrainingError(f"interacting_user_ids: expected {n} lists, got "
                             f"{len(interacting_user_ids)}")
     _, _, off_a = trained.offsets
-    attr_index = _index(trained.attribute_ids) if trained.config.use_attributes else {}
-    user_index = _index(trained.user_ids) if interacting_user_ids is not None else {}
+    attr_index = trained.rows_of("attribute") if trained.config.use_attributes else {}
+    user_index = trained.rows_of("user") if interacting_user_ids is not None else {}
     rows = []
     for k in range(n):
         nbrs = _lookup(attr_index, new_item_attribute_ids[k], off_a, "attribute")
@@ -163,8 +159,8 @@ def embed_users(
         if seq is not None and len(seq) != n:
             raise TrainingError(f"{name}: expected {n} entries, got {len(seq)}")
     _, off_i, off_a = trained.offsets
-    item_index = _index(trained.item_ids)
-    attr_index = _index(trained.attribute_ids) if (
+    item_index = trained.rows_of("item")
+    attr_index = trained.rows_of("attribute") if (
         trained.config.use_attributes and trained.config.use_user_attributes) else {}
     rows = []
     for k in range(n):
@@ -176,7 +172,7 @@ def embed_users(
         profile_features = np.zeros((n, trained.proj_weight["user"].shape[1]), np.float32)
     h0 = _text_layer0(trained, "user", profile_features, n)
     if user_ids is not None and trained.config.use_id:
-        user_index = _index(trained.user_ids)
+        user_index = trained.rows_of("user")
         for k, uid in enumerate(user_ids):
             if uid is not None and uid in user_index:
                 h0[k] += trained.user_id_emb[user_index[uid]]

@@ -49,7 +49,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from gnn.features import NodeFeatures
-from gnn.graph import HomogeneousGraph, build_homogeneous, check_features
+from gnn.graph import HomogeneousGraph, build_homogeneous, check_features, item_attribute_matrix
 from gnn.model import NODE_TYPES, KGRecModel, ModelConfig
 from gnn.selection import fit_item_item, fit_tail_slots, validation_ndcg
 from gnn.trained import TrainedModel
@@ -331,12 +331,10 @@ def train_model(
         model.load_state_dict(best_state)
     trained = export_trained(model, graph, x, snapshot, features, config.seed,
                              encoder_fingerprint)
-    ia = snapshot.item_attribute_index
-    attributes = sp.csr_matrix((np.ones(ia.shape[1], np.float32), (ia[0], ia[1])),
-                               shape=(n_i, snapshot.num_attributes))
-    hybrid, score = fit_item_item(trained, pairs_csr, valid_csr, valid_candidates,
-                                  attributes if config.use_attributes else None,
-                                  features.item if config.use_text else None)
+    hybrid, score = fit_item_item(
+        trained, pairs_csr, valid_csr, valid_candidates,
+        item_attribute_matrix(snapshot) if config.use_attributes else None,
+        features.item if config.use_text else None)
     hybrid.update(fit_tail_slots(trained, score, pairs_csr, valid_csr))
     seconds = time.perf_counter() - t0
     trained.info = {"best_epoch": best_epoch, "best_val_ndcg": best if best >= 0 else None,

@@ -79,6 +79,7 @@ class TrainedModel:
     interactions: sp.csr_matrix | None = None
     content_map: np.ndarray | None = None
     content_text_weight: float = 0.0
+    _rows: dict[str, dict[str, int]] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def dim(self) -> int:
@@ -117,6 +118,16 @@ class TrainedModel:
                 self.interactions[user_idx] @ self.item_item, dtype=np.float32)
         return s
 
+    def rows_of(self, kind: str) -> dict[str, int]:
+        """``id -> row`` of the model's ``"user"``, ``"item"`` or ``"attribute"`` nodes,
+        built on first use (the id lists do not change after training)."""
+        rows = self._rows.get(kind)
+        if rows is None:
+            ids = {"user": self.user_ids, "item": self.item_ids,
+                   "attribute": self.attribute_ids}[kind]
+            rows = self._rows[kind] = {k: i for i, k in enumerate(ids)}
+        return rows
+
     def content_rows(self, text_features: np.ndarray,
                      attribute_ids: Sequence[Sequence[str]]) -> np.ndarray:
         """``float32 [n, d]`` content rows ``f_j`` of items (:mod:`gnn.content_columns`;
@@ -126,7 +137,7 @@ class TrainedModel:
 
         attrs = None
         if self.config.use_attributes:
-            col = {a: k for k, a in enumerate(self.attribute_ids)}
+            col = self.rows_of("attribute")
             pairs = [(r, col[a]) for r, ids in enumerate(attribute_ids) for a in ids if a in col]
             rows, cols = (zip(*pairs, strict=True) if pairs else ((), ()))
             attrs = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)),

@@ -50,6 +50,7 @@ class _Host(Protocol):
     _user_override: dict[str, np.ndarray]
     _cold_cache: dict[str, np.ndarray]
     _new_content: dict[int, np.ndarray]
+    _new_content_stack: tuple[np.ndarray, np.ndarray] | None
 
     def _encode(self, texts: Sequence[str], kind: str = ...) -> np.ndarray: ...
 
@@ -60,6 +61,8 @@ class _Host(Protocol):
 
 class CatalogGrowth:
     """``add_items`` / ``add_interactions``, mixed into :class:`kgrec.Recommender`."""
+
+    _new_content_stack: tuple[np.ndarray, np.ndarray] | None
 
     def add_items(self: _Host, records: Iterable[Mapping[str, Any] | ItemRecord], *,
                   on_error: str = "fail", rejects: RejectLog | None = None,
@@ -171,6 +174,7 @@ class CatalogGrowth:
                         tm.item_item[:, row] = tm.content_map @ content[k]
                 elif content is not None:
                     self._new_content[row] = content[k]
+                    self._new_content_stack = None
             self._hidden_rows = self._hidden_rows[~np.isin(self._hidden_rows, rows)]
         logger.info("add_items: %d added, %d updated, %d unchanged", added, updated, unchanged)
         return IngestSummary(added, updated, unchanged)

@@ -179,6 +179,7 @@ class Recommender(CatalogGrowth):
         # content rows of items added after training (index row -> f_j): their
         # item-item term is x_u W f_j (gnn.content_columns)
         self._new_content: dict[int, np.ndarray] = {}
+        self._new_content_stack: tuple[np.ndarray, np.ndarray] | None = None  # (rows, F)
         # attribute embeddings: the trained layer mean of the attribute nodes
         _, _, off_a = tm.offsets
         attr = tm.layers[:, off_a:off_a + tm.num_attributes].mean(axis=0)
@@ -307,9 +308,12 @@ class Recommender(CatalogGrowth):
         tm = self.trained
         if tm.content_map is None or not self._new_content or not len(rows):
             return
-        new = np.fromiter(self._new_content, np.int64, len(self._new_content))
-        user = tm.item_item_weight * tm.content_map[rows].sum(axis=0)
-        scores[new] += np.stack(list(self._new_content.values())) @ user
+        if self._new_content_stack is None:  # rebuilt only after add_items changed it
+            self._new_content_stack = (
+                np.fromiter(self._new_content, np.int64, len(self._new_content)),
+                np.stack(list(self._new_content.values())))
+        new, content = self._new_content_stack
+        scores[new] += content @ (tm.item_item_weight * tm.content_map[rows].sum(axis=0))
 
     # ------------------------------------------------------------------ recommend
     def recommend(self, user_id: str, k: int = 20, *, exclude_seen: bool = True,

@@ -27,21 +27,6 @@ def interaction_matrix(snapshot: GraphSnapshot) -> sp.csr_matrix:
     return m
 
 
-def item_attribute_matrix(snapshot: GraphSnapshot, kinds: tuple[str, ...] | None = None
-                          ) -> sp.csr_matrix:
-    """Binary ``float32 [num_items, num_attributes]`` CSR matrix, optionally only ``kinds``."""
-    idx = snapshot.item_attribute_index
-    if kinds is not None:
-        keep = np.array([snapshot.attribute_kind_value(a)[0] in kinds for a in idx[1]],
-                        dtype=bool).reshape(-1)
-        idx = idx[:, keep]
-    m = sp.csr_matrix((np.ones(idx.shape[1], np.float32), (idx[0], idx[1])),
-                      shape=(snapshot.num_items, snapshot.num_attributes))
-    m.sum_duplicates()
-    m.data[:] = 1.0
-    return m
-
-
 def attribute_kinds(snapshot: GraphSnapshot) -> list[str]:
     """The distinct item attribute kinds, sorted."""
     return sorted({snapshot.attribute_kind_value(a)[0]

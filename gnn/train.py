@@ -339,6 +339,8 @@ def train_model(
     seconds = time.perf_counter() - t0
     trained.info = {"best_epoch": best_epoch, "best_val_ndcg": best if best >= 0 else None,
                     "seconds": seconds, "device": str(device), "history": history, **hybrid}
+    if snapshot.read_at is not None:  # lets serving find items re-embedded since
+        trained.info["graph_read_at"] = snapshot.read_at
     logger.info("trained %s in %.1fs on %s: best epoch %d, val NDCG@20 %.4f", model, seconds,
                 device, best_epoch, best)
     return TrainResult(trained=trained, model=model, history=history, best_epoch=best_epoch,

@@ -37,7 +37,7 @@ def _pairs(src: list[int], dst: list[int]) -> np.ndarray:
 
 
 def _read(tx: neo4j.ManagedTransaction, fetch: int, progress: bool) -> dict[str, list[Any]]:
-    out: dict[str, list[Any]] = {}
+    out: dict[str, list[Any]] = {"read_at": [tx.run(q.NOW).single(strict=True)[0]]}
     for name, query in (("items", q.EXPORT_ITEMS), ("attributes", q.EXPORT_ATTRIBUTES),
                         ("users", q.EXPORT_USERS)):
         result = tx.run(query)
@@ -117,6 +117,7 @@ def export_snapshot(driver: neo4j.Driver, database: str = "neo4j", batch_size: i
         interaction_ts=np.asarray(ts, dtype=np.int64),
         item_attribute_index=_pairs(ia_src, ia_dst),
         user_attribute_index=_pairs(ua_src, ua_dst),
+        read_at=int(data["read_at"][0]),
     )
     snap.validate()
     logger.info("exported %d users, %d items, %d attributes, %d interactions in %.2fs",

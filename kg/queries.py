@@ -38,6 +38,7 @@ __all__ = [
     "MERGE_USER_IDS",
     "MISSING_ITEMS",
     "MISSING_NODES",
+    "NOW",
     "QUERY_SIMILAR_ITEMS",
     "READ_EMBEDDINGS",
     "REMOVE_STALE_ATTRIBUTE_EDGES",
@@ -125,6 +126,8 @@ MERGE_INTERACTIONS: Final[LiteralString] = (
 
 # -- export -----------------------------------------------------------------
 
+#: the database clock, Unix ms (what ``createdAt``/``updatedAt`` are stamped with)
+NOW: Final[LiteralString] = "RETURN timestamp() AS now"
 EXPORT_ITEMS: Final[LiteralString] = (
     f"MATCH (n:{ITEM}) RETURN n.id AS id, coalesce(n.title, '') AS title, "
     "coalesce(n.description, '') AS description, "

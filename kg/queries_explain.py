@@ -14,6 +14,7 @@ from kg.schema import ATTRIBUTE, HAS_ATTRIBUTE, INTERACTED, ITEM, USER, USER_EMB
 __all__ = [
     "CREATE_USER_VECTOR_INDEX",
     "DROP_USER_VECTOR_INDEX",
+    "ITEMS_UPDATED_SINCE",
     "ITEM_STATE",
     "PATHS_EXIST",
     "PATH_ATTRIBUTE",
@@ -66,6 +67,11 @@ ITEM_STATE: Final[LiteralString] = (
     "n.contentHash AS content_hash, n.embedding IS NOT NULL AS has_embedding, "
     "n.embeddingVersion AS version, n.updatedAt AS updated_at, "
     f"[(n)<-[:{INTERACTED}]-(u:{USER}) | u.id] AS users"
+)
+#: items (re-)written at or after ``$since`` (Unix ms) that hold an embedding of ``$version``
+ITEMS_UPDATED_SINCE: Final[LiteralString] = (
+    f"MATCH (n:{ITEM}) WHERE n.updatedAt >= $since AND n.embeddingVersion = $version "
+    "RETURN n.id AS id"
 )
 #: rows: ``[id, hash]``
 SET_CONTENT_HASHES: Final[LiteralString] = (

@@ -8,10 +8,11 @@ so that errors can name the file and line.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["InteractionRecord", "ItemRecord", "SourceRef", "UserRecord", "attribute_id"]
+__all__ = ["InteractionRecord", "ItemRecord", "SourceRef", "UserRecord", "attribute_id",
+           "attributes_by_kind"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,16 @@ class SourceRef:
 def attribute_id(kind: str, value: str) -> str:
     """Business key of an Attribute node: ``"<kind>:<value>"``."""
     return f"{kind}:{value}"
+
+
+def attributes_by_kind(attribute_ids: Iterable[str]) -> dict[str, list[str]]:
+    """``{kind: [values]}`` from ``kind:value`` keys, in sorted key order: the order an
+    exported snapshot lists a node's attributes in, so texts built from either match."""
+    out: dict[str, list[str]] = {}
+    for key in sorted(attribute_ids):
+        kind, _, value = key.partition(":")
+        out.setdefault(kind, []).append(value)
+    return out
 
 
 def _freeze(attributes: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:

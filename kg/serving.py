@@ -12,7 +12,8 @@ from neo4j.exceptions import DriverError, Neo4jError
 from kg import queries_explain as qe
 from kgrec.errors import GraphError, WriteError
 
-__all__ = ["StoredItem", "read_item_embeddings", "read_items", "set_content_hashes"]
+__all__ = ["StoredItem", "items_updated_since", "read_item_embeddings", "read_items",
+           "set_content_hashes"]
 
 
 @dataclass(frozen=True)
@@ -84,3 +85,20 @@ def read_item_embeddings(driver: neo4j.Driver, ids: Sequence[str], version: str,
     if not records:
         return [], np.zeros((0, 0), np.float32)
     return [r["id"] for r in records], np.asarray([r["embedding"] for r in records], np.float32)
+
+
+def items_updated_since(driver: neo4j.Driver, since: int, version: str,
+                        database: str = "neo4j") -> list[str]:
+    """Ids of the items written at or after ``since`` (Unix ms, the database clock) that
+    hold an embedding of model ``version``: what ``add_items`` re-embedded after it.
+
+    Raises:
+        GraphError: Neo4j failed.
+    """
+    try:
+        with driver.session(database=database, default_access_mode=neo4j.READ_ACCESS,
+                            notifications_disabled_classifications=["UNRECOGNIZED"]) as session:
+            return [r["id"] for r in session.run(qe.ITEMS_UPDATED_SINCE, since=since,
+                                                 version=version)]
+    except (Neo4jError, DriverError) as e:
+        raise GraphError(f"reading the items updated since {since} failed: {e}") from e

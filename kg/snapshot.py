@@ -44,6 +44,8 @@ class GraphSnapshot:
     interaction_ts: np.ndarray
     item_attribute_index: np.ndarray
     user_attribute_index: np.ndarray
+    #: Neo4j's clock (Unix ms) when the export read the graph; None when built from files
+    read_at: int | None = None
 
     @property
     def num_users(self) -> int:

@@ -15,7 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+import scipy.sparse as sp
 
+from kg.records import attributes_by_kind
 from kgrec.errors import RecordError, RequestError
 from kgrec.records import content_hash, to_interaction_record, to_item_record
 from kgrec.results import IngestSummary, InteractionSummary
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from gnn.trained import TrainedModel
     from ingest.validation import RejectLog
     from kg.records import InteractionRecord, ItemRecord
+    from kg.snapshot import GraphSnapshot
     from kgrec.index import ItemIndex
 
 __all__ = ["CatalogGrowth"]
@@ -47,6 +50,7 @@ class _Host(Protocol):
     _seen: dict[str, set[int]]
     _users_of: dict[int, set[str]]
     _graph_users: set[str]
+    _model_user_index: dict[str, int]
     _user_override: dict[str, np.ndarray]
     _cold_cache: dict[str, np.ndarray]
     _new_content: dict[int, np.ndarray]
@@ -57,6 +61,9 @@ class _Host(Protocol):
     def _fold_in(self, user_ids: Sequence[str]) -> dict[str, np.ndarray]: ...
 
     def _add_batch(self, items: list[ItemRecord]) -> IngestSummary: ...
+
+    def _place(self, ids: Sequence[str], emb: np.ndarray, attrs: Sequence[Sequence[str]],
+               text: np.ndarray | None) -> list[int]: ...
 
 
 class CatalogGrowth:
@@ -152,7 +159,10 @@ class CatalogGrowth:
         if changed:
             GraphWriter(self.driver, self.database, show_progress=False).write_items(changed)
             set_content_hashes(self.driver, hashes, self.database)
-            x = self._encode([item_text(i.title, i.description, i.attributes) for i in changed])
+            # the text a retrain will encode from the graph (attributes in its order)
+            x = self._encode([item_text(i.title, i.description,
+                                        attributes_by_kind(i.attribute_ids()))
+                              for i in changed])
             users = [list(stored[i.id].users) if i.id in stored else [] for i in changed]
             attrs = [i.attribute_ids() for i in changed]
             emb = embed_new_items(self.trained, x, attrs, users)
@@ -162,22 +172,98 @@ class CatalogGrowth:
             write_embeddings(self.driver, "Item", [i.id for i in changed], emb,
                              self.trained.version or "unversioned", self.database,
                              show_progress=False)
-            rows = self.items.upsert([i.id for i in changed], emb, attrs)
-            tm = self.trained
-            content = tm.content_rows(x, attrs) if tm.content_map is not None else None
-            for k, (item, row, vec) in enumerate(zip(changed, rows, emb, strict=True)):
-                self.titles[item.id] = item.title
-                if row < self._n_model:  # keep TrainedModel.score in step
-                    tm.item_emb[row] = vec
-                    if content is not None and tm.item_item is not None \
-                            and not tm.item_has_id[row]:  # its column came from content
-                        tm.item_item[:, row] = tm.content_map @ content[k]
-                elif content is not None:
-                    self._new_content[row] = content[k]
-                    self._new_content_stack = None
+            rows = self._place([i.id for i in changed], emb, attrs, x)
+            self.titles.update((i.id, i.title) for i in changed)
             self._hidden_rows = self._hidden_rows[~np.isin(self._hidden_rows, rows)]
         logger.info("add_items: %d added, %d updated, %d unchanged", added, updated, unchanged)
         return IngestSummary(added, updated, unchanged)
+
+    def _place(self: _Host, ids: Sequence[str], emb: np.ndarray,
+               attrs: Sequence[Sequence[str]], text: np.ndarray | None) -> list[int]:
+        """Put embedded items into the serving state; returns their index rows.
+
+        A trained item's row of the model is overwritten too (``TrainedModel.score``
+        stays in step) and, when it had no ID embedding, its item–item column is
+        predicted again from its content; an item added after training keeps its
+        content row ``f_j`` for the term ``x_u W f_j``. ``text`` (the items' text
+        features) is needed only when the model has content columns.
+        """
+        rows = self.items.upsert(ids, emb, attrs)
+        tm = self.trained
+        content = None
+        if tm.content_map is not None and text is not None:
+            content = tm.content_rows(text, attrs)
+            self._new_content_stack = None
+        for k, (row, vec) in enumerate(zip(rows, emb, strict=True)):
+            if row < self._n_model:
+                tm.item_emb[row] = vec
+                if content is not None and tm.item_item is not None \
+                        and not tm.item_has_id[row]:
+                    tm.item_item[:, row] = tm.content_map @ content[k]
+            elif content is not None:
+                self._new_content[row] = content[k]
+        return rows
+
+    def _restore(self: _Host, snap: GraphSnapshot, graph_attrs: Mapping[str, list[str]]
+                 ) -> None:
+        """Bring back what ``add_items`` did in an earlier process: items added after
+        training, and trained items re-embedded since, are served with their stored
+        embeddings (and content rows) instead of being dropped or left at the
+        checkpoint's vectors."""
+        from kg.serving import items_updated_since, read_item_embeddings
+        from llm_bridge import item_text
+
+        tm = self.trained
+        wanted = [i for i in snap.item_ids if i not in self.items.index]
+        since = tm.info.get("graph_read_at")
+        if since is not None and tm.version:
+            trained = set(tm.item_ids)
+            wanted += [i for i in items_updated_since(self.driver, int(since), tm.version,
+                                                      self.database) if i in trained]
+        if not wanted:
+            return
+        ids, emb = read_item_embeddings(self.driver, wanted, tm.version, self.database)
+        missing = len(wanted) - len(ids)
+        if missing:
+            logger.warning("%d items in Neo4j have no embedding of model %s and are not "
+                           "recommendable: re-send them with add_items/`kgrec ingest` or "
+                           "retrain", missing, tm.version)
+        if not ids:
+            return
+        attrs = [graph_attrs[i] for i in ids]
+        text = None
+        if tm.content_map is not None:
+            row_of = snap.item_index()
+            text = self._encode([item_text(snap.item_title[row_of[i]],
+                                           snap.item_description[row_of[i]],
+                                           attributes_by_kind(a))
+                                 for i, a in zip(ids, attrs, strict=True)])
+        self._place(ids, emb, attrs, text)
+        logger.info("restored %d items embedded after training", len(ids))
+
+    def _restore_users(self: _Host) -> None:
+        """Fold in the trained users whose items in the graph differ from their training
+        items (``add_interactions`` in an earlier process, or a load since), so a
+        restarted recommender scores them as the process that added the items did."""
+        tm = self.trained
+        if tm.interactions is None:
+            return
+        users = self._model_user_index
+        pairs = [(users[u], r) for u, rows in self._seen.items() if u in users for r in rows]
+        changed = {users[u] for u, rows in self._seen.items()
+                   if u in users and max(rows, default=-1) >= self._n_model}
+        if pairs:
+            u_idx, i_idx = np.asarray(pairs, np.int64).T
+            keep = i_idx < self._n_model
+            graph = sp.csr_matrix((np.ones(int(keep.sum()), np.float32),
+                                   (u_idx[keep], i_idx[keep])), shape=tm.interactions.shape)
+        else:
+            graph = sp.csr_matrix(tm.interactions.shape, dtype=np.float32)
+        changed.update(np.unique((graph != (tm.interactions > 0)).nonzero()[0]).tolist())
+        if changed:
+            ids = [tm.user_ids[u] for u in sorted(changed)]
+            self._user_override.update(self._fold_in(ids))
+            logger.info("folded in %d users whose items changed after training", len(ids))
 
     def add_interactions(self: _Host, records: Iterable[Mapping[str, Any] | InteractionRecord]
                          ) -> InteractionSummary:

@@ -7,9 +7,11 @@ source of truth for the catalog and is read at start-up and for explanations.
 Scoring is the model's own: for a user the model was trained on, item scores are
 exactly :meth:`gnn.trained.TrainedModel.score` (GNN inner product plus the item–item
 term ``β · x_u B``), so served rankings equal evaluated ones. Items added later
-(:meth:`Recommender.add_items`) are embedded inductively and scored by the inner
-product alone (their item–item column is 0, as for any cold item). Users folded in
-after training (new, or with new interactions) are embedded by
+(:meth:`Recommender.add_items`) are embedded inductively; their item–item column is
+predicted from their content, as for the model's own cold items
+(:mod:`gnn.content_columns`). A restarted recommender serves them, and trained items
+re-embedded since, from the embeddings stored in Neo4j. Users folded in after
+training (new, or with new interactions) are embedded by
 :func:`gnn.infer.embed_users`; their item–item term uses their current items.
 
 Example:
@@ -69,13 +71,10 @@ def load_latest_model(settings: Settings, model_dir: Path | None = None) -> Trai
 
 def _profile_text(attribute_ids: Sequence[str]) -> str:
     """A user's profile text from its ``kind:value`` attribute keys."""
+    from kg.records import attributes_by_kind
     from llm_bridge import user_text
 
-    profile: dict[str, list[str]] = {}
-    for a in attribute_ids:
-        kind, _, value = a.partition(":")
-        profile.setdefault(kind, []).append(value)
-    return user_text(profile)
+    return user_text(attributes_by_kind(attribute_ids))
 
 
 def _check_k(k: int) -> int:
@@ -131,7 +130,6 @@ class Recommender(CatalogGrowth):
     # ------------------------------------------------------------------ lifecycle
     def _load(self) -> None:
         from kg.export import export_snapshot
-        from kg.serving import read_item_embeddings
 
         tm = self.trained
         self._n_model = tm.num_items
@@ -146,19 +144,18 @@ class Recommender(CatalogGrowth):
         self.items = ItemIndex(tm.dim, capacity=max(1024, int(len(snap.item_ids) * 1.25)))
         self.items.upsert(tm.item_ids, tm.item_emb,
                           [graph_attrs.get(i, ()) for i in tm.item_ids])
-        extra = [i for i in snap.item_ids if i not in self.items.index]
-        if extra:
-            ids, emb = read_item_embeddings(self.driver, extra, tm.version, self.database)
-            if ids:
-                self.items.upsert(ids, emb, [graph_attrs[i] for i in ids])
-            if len(ids) < len(extra):
-                logger.warning("%d items in Neo4j have no embedding of model %s and are not "
-                               "recommendable: re-send them with add_items/`kgrec ingest` or "
-                               "retrain", len(extra) - len(ids), tm.version)
+        # content rows of items added after training (index row -> f_j): their
+        # item-item term is x_u W f_j (gnn.content_columns)
+        self._new_content: dict[int, np.ndarray] = {}
+        self._new_content_stack: tuple[np.ndarray, np.ndarray] | None = None  # (rows, F)
+        self._restore(snap, graph_attrs)
         self._graph_users: set[str] = set(snap.user_ids)
         self._user_attrs: dict[str, list[str]] = {}
         for u, a in snap.user_attribute_index.T.tolist():
             self._user_attrs.setdefault(snap.user_ids[u], []).append(snap.attribute_ids[a])
+        # users whose embedding was folded in after training: id -> vector
+        self._user_override: dict[str, np.ndarray] = {}
+        self._cold_cache: dict[str, np.ndarray] = {}
         self._seen: dict[str, set[int]] = {}
         self._users_of: dict[int, set[str]] = {}  # item row -> users (explanations)
         rows_of = self.items.index
@@ -173,13 +170,7 @@ class Recommender(CatalogGrowth):
             row = rows_of.get(item_id)
             if row is not None and c:
                 self.items.add_popularity([row], float(c))
-        # users whose embedding was folded in after training: id -> vector
-        self._user_override: dict[str, np.ndarray] = {}
-        self._cold_cache: dict[str, np.ndarray] = {}
-        # content rows of items added after training (index row -> f_j): their
-        # item-item term is x_u W f_j (gnn.content_columns)
-        self._new_content: dict[int, np.ndarray] = {}
-        self._new_content_stack: tuple[np.ndarray, np.ndarray] | None = None  # (rows, F)
+        self._restore_users()
         # attribute embeddings: the trained layer mean of the attribute nodes
         _, _, off_a = tm.offsets
         attr = tm.layers[:, off_a:off_a + tm.num_attributes].mean(axis=0)
@@ -190,7 +181,6 @@ class Recommender(CatalogGrowth):
             item_ids=self.items.ids, item_attributes=self.items.attributes,
             item_emb=lambda: self.items.emb, seen=self._seen, users_of=self._users_of,
             user_attributes=self._user_attrs, embeddings=self._embeddings)
-        self._user_rows_changed: set[str] = set()
         graph_items = set(snap.item_ids)
         missing = [i for i in tm.item_ids if i not in graph_items]
         self._hidden_rows = np.asarray([self.items.index[i] for i in missing], np.int64)

@@ -248,3 +248,28 @@ def test_add_interactions_folds_user_in(rec) -> None:  # type: ignore[no-untyped
     assert top.fallback is None and sum(i.startswith("b") for i in top.item_ids) >= 4
     with pytest.raises(RecordError, match="item_id"):
         rec.add_interactions([{"user_id": "new-user", "item_id": "nope"}])
+
+
+def test_restart_serves_what_earlier_calls_added(rec, settings, neo4j_driver,  # type: ignore[no-untyped-def]
+                                                 planted_model) -> None:
+    from kgrec.recommender import Recommender
+
+    # a trained item re-sent with new content, a new item, a trained user's new items
+    rec.add_items([{"id": "a3", "title": "Comet Kitchen", "description": "A chef bakes "
+                    "bread and soup on a comet.", "attributes": {"genre": ["Cooking"]}},
+                   {"id": "new-restart", "title": "Orbit Bakery", "description": "An "
+                    "astronaut chef bakes dessert in orbit.",
+                    "attributes": {"genre": ["SciFi", "Baking"], "style": ["homely"]}}])
+    unseen = next(i for i in rec.recommend("ua1", k=40).item_ids if i.startswith("a"))
+    rec.add_interactions([{"user_id": "ua1", "item_id": "new-restart"},
+                          {"user_id": "ua1", "item_id": unseen}])
+    again = Recommender(settings, model_dir=planted_model, driver=neo4j_driver)
+    assert len(again.items) == len(rec.items)
+    for user in ("ua0", "ua1", "ub0", "new-user", "cold-a"):
+        before = {r.item_id: r.score for r in rec.recommend(user, k=100)}
+        after = {r.item_id: r.score for r in again.recommend(user, k=100)}
+        assert before.keys() == after.keys(), user
+        np.testing.assert_allclose([after[i] for i in before], list(before.values()),
+                                   rtol=1e-4, atol=1e-5, err_msg=user)
+    assert again.similar_items("new-restart", k=10).item_ids == \
+        rec.similar_items("new-restart", k=10).item_ids

@@ -216,10 +216,9 @@ class CatalogGrowth:
         tm = self.trained
         wanted = [i for i in snap.item_ids if i not in self.items.index]
         since = tm.info.get("graph_read_at")
-        if since is not None and tm.version:
-            trained = set(tm.item_ids)
+        if since is not None and tm.version:  # the index holds the trained items so far
             wanted += [i for i in items_updated_since(self.driver, int(since), tm.version,
-                                                      self.database) if i in trained]
+                                                      self.database) if i in self.items.index]
         if not wanted:
             return
         ids, emb = read_item_embeddings(self.driver, wanted, tm.version, self.database)

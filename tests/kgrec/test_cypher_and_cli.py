@@ -83,10 +83,13 @@ def test_cli_explain_similar_json(cli) -> None:  # type: ignore[no-untyped-def]
     assert res.exit_code == 0 and "Recommendations for ua0" in res.output
 
 
-def test_cli_train_writes_checkpoint_and_curves(cli, settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_train_writes_checkpoint_and_curves(cli, settings, neo4j_driver,  # type: ignore[no-untyped-def]
+                                                tmp_path) -> None:
     from gnn.checkpoint import load_checkpoint
+    from kg.queries import NOW
 
     runner, app = cli
+    before = neo4j_driver.execute_query(NOW).records[0]["now"]
     latest = (settings.models_dir / "latest").read_text()
     res = runner.invoke(app, ["-q", "train", "--epochs", "3", "--device", "cpu",
                               "--out", str(tmp_path / "ck"), "--no-write"])
@@ -95,6 +98,8 @@ def test_cli_train_writes_checkpoint_and_curves(cli, settings, tmp_path) -> None
     assert (tmp_path / "ck" / "curves.png").stat().st_size > 1000
     tm = load_checkpoint(tmp_path / "ck")
     assert "ua0" in tm.user_ids and tm.info["best_epoch"] >= 1
+    # the database clock when training read the graph (what serving compares updatedAt to)
+    assert before <= tm.info["graph_read_at"] <= neo4j_driver.execute_query(NOW).records[0]["now"]
     assert np.isfinite(tm.score(np.arange(tm.num_users))).all()
     # --out leaves the served model alone
     assert (settings.models_dir / "latest").read_text() == latest

@@ -229,15 +229,24 @@ class CatalogGrowth:
                            "retrain", missing, tm.version)
         if not ids:
             return
-        attrs = [graph_attrs[i] for i in ids]
-        text = None
-        if tm.content_map is not None:
-            row_of = snap.item_index()
-            text = self._encode([item_text(snap.item_title[row_of[i]],
-                                           snap.item_description[row_of[i]],
-                                           attributes_by_kind(a))
-                                 for i, a in zip(ids, attrs, strict=True)])
-        self._place(ids, emb, attrs, text)
+        # content rows only where they score: new items and trained items without ID
+        # (a bulk re-load re-stamps every item; their text need not be encoded again)
+        index = self.items.index
+        scored = np.asarray([tm.content_map is not None and
+                             (i not in index or not tm.item_has_id[index[i]]) for i in ids])
+        for part in (np.flatnonzero(~scored), np.flatnonzero(scored)):
+            if not part.size:
+                continue
+            sub = [ids[k] for k in part]
+            attrs = [graph_attrs[i] for i in sub]
+            text = None
+            if scored[part[0]]:
+                row_of = snap.item_index()
+                text = self._encode([item_text(snap.item_title[row_of[i]],
+                                               snap.item_description[row_of[i]],
+                                               attributes_by_kind(a))
+                                     for i, a in zip(sub, attrs, strict=True)])
+            self._place(sub, emb[part], attrs, text)
         logger.info("restored %d items embedded after training", len(ids))
 
     def _restore_users(self: _Host) -> None:

@@ -262,10 +262,18 @@ def test_restart_serves_what_earlier_calls_added(rec, settings, neo4j_driver,  #
                     "attributes": {"genre": ["SciFi", "Baking"], "style": ["homely"]}}])
     unseen = next(i for i in rec.recommend("ua1", k=40).item_ids if i.startswith("a"))
     rec.add_interactions([{"user_id": "ua1", "item_id": "new-restart"},
-                          {"user_id": "ua1", "item_id": unseen}])
+                          {"user_id": "ua1", "item_id": unseen},
+                          {"user_id": "restart-user", "item_id": "b4"},
+                          {"user_id": "restart-user", "item_id": "new-restart"}])
+    # a bulk re-load of unchanged items re-stamps them: their stored vectors are read back
+    from kg.writer import GraphWriter
+    from tests.kgrec.conftest import planted_records
+
+    GraphWriter(neo4j_driver, settings.neo4j.database, show_progress=False).write_items(
+        [i for i in planted_records()[0] if i.id.startswith("b")])
     again = Recommender(settings, model_dir=planted_model, driver=neo4j_driver)
     assert len(again.items) == len(rec.items)
-    for user in ("ua0", "ua1", "ub0", "new-user", "cold-a"):
+    for user in ("ua0", "ua1", "ub0", "restart-user", "cold-a"):
         before = {r.item_id: r.score for r in rec.recommend(user, k=100)}
         after = {r.item_id: r.score for r in again.recommend(user, k=100)}
         assert before.keys() == after.keys(), user

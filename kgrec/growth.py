@@ -249,27 +249,26 @@ class CatalogGrowth:
             self._place(sub, emb[part], attrs, text)
         logger.info("restored %d items embedded after training", len(ids))
 
-    def _restore_users(self: _Host) -> None:
-        """Fold in the trained users whose items in the graph differ from their training
-        items (``add_interactions`` in an earlier process, or a load since), so a
-        restarted recommender scores them as the process that added the items did."""
+    def _restore_users(self: _Host, snap: GraphSnapshot) -> None:
+        """Fold in the trained users whose items in the graph (``snap``) differ from their
+        training items (``add_interactions`` in an earlier process, or a load since), so
+        a restarted recommender scores them as the process that added the items did."""
         tm = self.trained
-        if tm.interactions is None:
+        if tm.interactions is None or not snap.num_interactions:
             return
-        users = self._model_user_index
-        pairs = [(users[u], r) for u, rows in self._seen.items() if u in users for r in rows]
-        changed = {users[u] for u, rows in self._seen.items()
-                   if u in users and max(rows, default=-1) >= self._n_model}
-        if pairs:
-            u_idx, i_idx = np.asarray(pairs, np.int64).T
-            keep = i_idx < self._n_model
-            graph = sp.csr_matrix((np.ones(int(keep.sum()), np.float32),
-                                   (u_idx[keep], i_idx[keep])), shape=tm.interactions.shape)
-        else:
-            graph = sp.csr_matrix(tm.interactions.shape, dtype=np.float32)
-        changed.update(np.unique((graph != (tm.interactions > 0)).nonzero()[0]).tolist())
+        users, items = self._model_user_index, self.items.index
+        u = np.fromiter((users.get(k, -1) for k in snap.user_ids), np.int64,
+                        snap.num_users)[snap.interaction_index[0]]
+        i = np.fromiter((items.get(k, -1) for k in snap.item_ids), np.int64,
+                        snap.num_items)[snap.interaction_index[1]]
+        known = (u >= 0) & (i >= 0)
+        trained = known & (i < self._n_model)
+        graph = sp.csr_matrix((np.ones(int(trained.sum()), np.float32),
+                               (u[trained], i[trained])), shape=tm.interactions.shape)
+        changed = set(u[known & ~trained].tolist())  # users holding items added since
+        changed.update(np.unique(((graph > 0) != (tm.interactions > 0)).nonzero()[0]).tolist())
         if changed:
-            ids = [tm.user_ids[u] for u in sorted(changed)]
+            ids = [tm.user_ids[k] for k in sorted(changed)]
             self._user_override.update(self._fold_in(ids))
             logger.info("folded in %d users whose items changed after training", len(ids))
 

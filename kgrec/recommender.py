@@ -133,8 +133,8 @@ class Recommender(CatalogGrowth):
 
         tm = self.trained
         self._n_model = tm.num_items
-        self._model_user_index = {u: i for i, u in enumerate(tm.user_ids)}
-        self._model_attr_index = {a: i for i, a in enumerate(tm.attribute_ids)}
+        self._model_user_index = tm.rows_of("user")
+        self._model_attr_index = tm.rows_of("attribute")
         snap = export_snapshot(self.driver, self.database, show_progress=False)
         item_attrs = [[] for _ in snap.item_ids]  # type: list[list[str]]
         for i, a in snap.item_attribute_index.T.tolist():
@@ -170,7 +170,7 @@ class Recommender(CatalogGrowth):
             row = rows_of.get(item_id)
             if row is not None and c:
                 self.items.add_popularity([row], float(c))
-        self._restore_users()
+        self._restore_users(snap)
         # attribute embeddings: the trained layer mean of the attribute nodes
         _, _, off_a = tm.offsets
         attr = tm.layers[:, off_a:off_a + tm.num_attributes].mean(axis=0)

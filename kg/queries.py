@@ -71,10 +71,13 @@ DROP_VECTOR_INDEX: Final[LiteralString] = f"DROP INDEX {ITEM_EMBEDDING_INDEX} IF
 
 # -- writes -----------------------------------------------------------------
 
-#: rows: ``{id, title, description}``; createdAt/updatedAt are Unix milliseconds
+#: rows: ``{id, title, description}``; createdAt/updatedAt are Unix milliseconds, and
+#: updatedAt moves only when the text (here) or the attribute edges (below) change
 MERGE_ITEMS: Final[LiteralString] = (
     "WITH timestamp() AS now UNWIND $rows AS row "
     f"MERGE (n:{ITEM} {{id: row.id}}) ON CREATE SET n.createdAt = now "
+    "WITH n, row, now WHERE n.updatedAt IS NULL OR coalesce(n.title, '') <> row.title "
+    "OR coalesce(n.description, '') <> row.description "
     "SET n.title = row.title, n.description = row.description, n.updatedAt = now"
 )
 #: rows: ``{id}``
@@ -90,17 +93,19 @@ MERGE_ATTRIBUTES: Final[LiteralString] = (
 
 def _remove_stale(label: LiteralString) -> LiteralString:
     # rows: {id, attribute_ids}; drops the edges an updated record no longer lists
+    stamp: LiteralString = " SET n.updatedAt = timestamp()" if label == ITEM else ""
     return (
         f"UNWIND $rows AS row MATCH (n:{label} {{id: row.id}})-[r:{HAS_ATTRIBUTE}]->"
-        f"(a:{ATTRIBUTE}) WHERE NOT a.id IN row.attribute_ids DELETE r"
+        f"(a:{ATTRIBUTE}) WHERE NOT a.id IN row.attribute_ids DELETE r{stamp}"
     )
 
 
 def _merge_edges(label: LiteralString) -> LiteralString:
     # rows: [owner_id, attribute_id]
+    stamp: LiteralString = " ON CREATE SET n.updatedAt = timestamp()" if label == ITEM else ""
     return (
         f"UNWIND $rows AS row MATCH (n:{label} {{id: row[0]}}) "
-        f"MATCH (a:{ATTRIBUTE} {{id: row[1]}}) MERGE (n)-[:{HAS_ATTRIBUTE}]->(a)"
+        f"MATCH (a:{ATTRIBUTE} {{id: row[1]}}) MERGE (n)-[:{HAS_ATTRIBUTE}]->(a){stamp}"
     )
 
 

@@ -10,7 +10,8 @@ The graph::
                                                     embedding, embeddingVersion})
     (:Item|User)-[:HAS_ATTRIBUTE]->(:Attribute {id: "kind:value", kind, value})
 
-``createdAt``/``updatedAt`` are Unix milliseconds set by the writer; ``ts`` is
+``createdAt``/``updatedAt`` are Unix milliseconds set by the writer (``updatedAt``
+moves only when an item's title, description or attributes change); ``ts`` is
 Unix seconds (0 when unknown). :func:`ensure_schema` creates the uniqueness
 constraints and indexes, :func:`ensure_vector_index` the cosine vector index
 ``item_embedding`` on ``Item.embedding``.

@@ -230,7 +230,7 @@ class CatalogGrowth:
         if not ids:
             return
         # content rows only where they score: new items and trained items without ID
-        # (a bulk re-load re-stamps every item; their text need not be encoded again)
+        # (a bulk re-load re-stamps the trained items it changed: no text to encode)
         index = self.items.index
         scored = np.asarray([tm.content_map is not None and
                              (i not in index or not tm.item_has_id[index[i]]) for i in ids])

@@ -53,6 +53,30 @@ def test_write_twice_is_idempotent(clean_db: neo4j.Driver) -> None:
     assert created["c"] > 0 and created["u"] >= created["c"]
 
 
+def _stamps(driver: neo4j.Driver) -> dict[str, tuple[int, int]]:
+    return {r["id"]: (r["c"], r["u"]) for r in driver.execute_query(
+        "MATCH (i:Item) RETURN i.id AS id, i.createdAt AS c, i.updatedAt AS u").records}
+
+
+def test_updated_at_moves_only_with_content(clean_db: neo4j.Driver) -> None:
+    w = GraphWriter(clean_db, show_progress=False)
+    w.write_items(ITEMS)
+    first = _stamps(clean_db)
+    now = clean_db.execute_query("RETURN timestamp() AS t").records[0]["t"]
+    while clean_db.execute_query("RETURN timestamp() AS t").records[0]["t"] == now:
+        pass  # the next write is stamped a later millisecond
+    w.write_items(ITEMS)  # a re-load of the same catalog
+    assert _stamps(clean_db) == first
+    w.write_items([ItemRecord("10", "Heat", "Cops, robbers", ITEMS[0].attributes),  # text
+                   ItemRecord("2", "Toy Story", "Toys", {"genre": ["Animation"]}),  # one less
+                   ItemRecord("b", "Brazil", "", {"genre": ["Comedy", "Drama"]}),  # one more
+                   ITEMS[3]])
+    after = _stamps(clean_db)
+    assert after["a"] == first["a"]
+    for item in ("10", "2", "b"):
+        assert after[item][0] == first[item][0] and after[item][1] > first[item][1], item
+
+
 def test_resending_item_replaces_attributes(clean_db: neo4j.Driver) -> None:
     w = GraphWriter(clean_db, show_progress=False)
     w.write_items(ITEMS[:1])

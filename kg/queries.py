@@ -92,11 +92,14 @@ MERGE_ATTRIBUTES: Final[LiteralString] = (
 
 
 def _remove_stale(label: LiteralString) -> LiteralString:
-    # rows: {id, attribute_ids}; drops the edges an updated record no longer lists
+    # rows: {id, attribute_ids}; drops the edges an updated record no longer lists. The
+    # hint keeps the plan on one seek per row: after a wipe and reload, stale index
+    # samples made the planner scan every Item (or every Attribute's edges) per row
     stamp: LiteralString = " SET n.updatedAt = timestamp()" if label == ITEM else ""
     return (
         f"UNWIND $rows AS row MATCH (n:{label} {{id: row.id}})-[r:{HAS_ATTRIBUTE}]->"
-        f"(a:{ATTRIBUTE}) WHERE NOT a.id IN row.attribute_ids DELETE r{stamp}"
+        f"(a:{ATTRIBUTE}) USING INDEX SEEK n:{label}(id) "
+        f"WHERE NOT a.id IN row.attribute_ids DELETE r{stamp}"
     )
 
 

@@ -57,6 +57,9 @@ def aggregate_interactions(records: Iterable[InteractionRecord]) -> list[Interac
 class GraphWriter:
     """Write items, users and interactions in batches of ``batch_size`` rows.
 
+    The schema must be in place (:func:`kg.schema.ensure_schema`; every load runs it):
+    the writes seek nodes through its unique indexes.
+
     Args:
         driver: a connected driver (see :func:`kg.connection.connect`).
         database: target database.

@@ -139,10 +139,12 @@ def fit_item_item(trained: TrainedModel, train_csr: sp.csr_matrix,
             if val > best[0]:
                 best = (val, lam, w, b, item_item)
     _, lam, w, weights_b, best_item_item = best
-    facts = {"item_item_lambda": float(lam), "item_item_weight": float(w),
-             "hybrid_val_ndcg": float(best[0])}
-    logger.info("item-item term: lambda %.1f, weight %.2f (validation NDCG@20 %.4f)",
-                lam, w, best[0])
+    chosen = valid_csr is not None and len(lambdas) * len(weights) > 1
+    facts = {"item_item_lambda": float(lam), "item_item_weight": float(w)}
+    if chosen:
+        facts["hybrid_val_ndcg"] = float(best[0])
+    logger.info("item-item term: lambda %.1f, weight %.2f (%s)", lam, w,
+                f"validation NDCG@20 {best[0]:.4f}" if chosen else "given, not chosen")
     if w > 0:
         from gnn.content_columns import attach_content_columns
 

@@ -341,8 +341,9 @@ def train_model(
                     "seconds": seconds, "device": str(device), "history": history, **hybrid}
     if snapshot.read_at is not None:  # lets serving find items re-embedded since
         trained.info["graph_read_at"] = snapshot.read_at
-    logger.info("trained %s in %.1fs on %s: best epoch %d, val NDCG@20 %.4f", model, seconds,
-                device, best_epoch, best)
+    logger.info("trained %s in %.1fs on %s: %s", model, seconds, device,
+                f"best epoch {best_epoch}, val NDCG@20 {best:.4f}" if best >= 0
+                else f"{best_epoch} epochs, no validation split")
     return TrainResult(trained=trained, model=model, history=history, best_epoch=best_epoch,
                        seconds=seconds, device=str(device))
 

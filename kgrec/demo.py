@@ -6,7 +6,8 @@
 3. encode texts, train kgrec on CPU, checkpoint, write embeddings back;
 4. show a user's top-10 with titles and why the first one is recommended;
 5. add a brand-new item (a description and attributes only) that fits that user's
-   main taste, and show it is recommended at once: its rank for the user, the users
+   main taste (first: what the catalog already has closest to its description), and
+   show it is recommended at once: its nearest items, its rank for the user, the users
    it ranks highest for, the top user's list with a new-item slot, and its explanation;
 6. print the Cypher (with parameters) that shows the same in Neo4j Browser.
 """
@@ -17,6 +18,8 @@ import json
 import logging
 import time
 from collections import Counter
+from collections.abc import Container
+from itertools import count
 
 import numpy as np
 
@@ -28,14 +31,16 @@ __all__ = ["new_item_for_topic", "run_demo"]
 logger = logging.getLogger(__name__)
 
 
-def new_item_for_topic(category: str) -> dict[str, object]:
-    """A brand-new synthetic-catalog item of the topic that owns ``category``."""
+def new_item_for_topic(category: str, taken: Container[str] = ()) -> dict[str, object]:
+    """A brand-new synthetic-catalog item of the topic that owns ``category``, its id
+    ``new-{topic}-{n}`` with the first ``n`` not in ``taken`` (a re-run adds another)."""
     from ingest.synthetic import TOPICS
 
     topic = next((t for t in TOPICS if category in t[1]), TOPICS[0])
     name, cats, words, styles, price = topic
+    n = next(n for n in count(1) if f"new-{name.replace(' ', '-')}-{n}" not in taken)
     return {
-        "id": f"new-{name.replace(' ', '-')}-1",
+        "id": f"new-{name.replace(' ', '-')}-{n}",
         "title": f"Novaline {words[0].title()} {cats[0].title()}",
         "description": (f"Brand new {styles[0]} {cats[0]} for {words[0]}, {words[1]} and "
                         f"{words[2]}. Made for {words[3]} and {words[4]} lovers."),
@@ -97,13 +102,19 @@ def run_demo(settings: Settings, *, dataset: str = "synthetic", n_users: int = 2
         cats = Counter(a.partition(":")[2] for r in rec._seen[user]
                        for a in rec.items.attributes[r] if a.startswith(("category:", "genre:")))
         category = cats.most_common(1)[0][0] if cats else ""
-        new = new_item_for_topic(category)
+        new = new_item_for_topic(category, rec.items.index)
         console.print(json.dumps(new, indent=1), markup=False)
+        t2 = time.perf_counter()
+        like = rec.similar_to_text(str(new["description"]), k=5)
+        _print_recs(rec, like, "Already in the catalog, closest to its description "
+                    f"(similar_to_text, {(time.perf_counter() - t2) * 1000:.0f} ms: the "
+                    "first text a process encodes loads the encoder)", False)
         t2 = time.perf_counter()
         summary = rec.add_items([new])
         print_ingest_summary(summary, f"add_items ({(time.perf_counter() - t2) * 1000:.0f} ms "
                                       "from call to recommendable)")
         new_id = str(new["id"])
+        _print_recs(rec, rec.similar_items(new_id, k=5), f"similar_items({new_id!r})", False)
         full = rec.recommend(user, k=len(rec.items))
         rank = full.item_ids.index(new_id) + 1 if new_id in full.item_ids else None
         console.print(f"rank of {new_id} for {user}: {rank} of {len(full)}")

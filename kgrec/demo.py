@@ -38,9 +38,9 @@ def new_item_for_topic(category: str, taken: Container[str] = ()) -> dict[str, o
 
     topic = next((t for t in TOPICS if category in t[1]), TOPICS[0])
     name, cats, words, styles, price = topic
-    n = next(n for n in count(1) if f"new-{name.replace(' ', '-')}-{n}" not in taken)
+    prefix = f"new-{name.replace(' ', '-')}-"
     return {
-        "id": f"new-{name.replace(' ', '-')}-{n}",
+        "id": next(f"{prefix}{n}" for n in count(1) if f"{prefix}{n}" not in taken),
         "title": f"Novaline {words[0].title()} {cats[0].title()}",
         "description": (f"Brand new {styles[0]} {cats[0]} for {words[0]}, {words[1]} and "
                         f"{words[2]}. Made for {words[3]} and {words[4]} lovers."),

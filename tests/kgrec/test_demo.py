@@ -20,9 +20,9 @@ def test_demo_runs_the_whole_story(clean_db: neo4j.Driver, settings: Settings,
     steps = ("1. Neo4j", "2. Load the catalog", "3. Encode and train",
              "4. Recommend and explain", "5. A brand-new item", "6. The same in Neo4j Browser")
     assert all(step in out for step in steps)
-    new_id = re.search(r'"id": "(new-[\w-]+)"', out)
-    assert new_id is not None
-    new_id = new_id.group(1)
+    match = re.search(r'"id": "(new-[\w-]+)"', out)
+    assert match is not None
+    new_id = match.group(1)
     # the new item is in Neo4j with an embedding, ranked for users, in its own explanation
     record = clean_db.execute_query(
         "MATCH (i:Item {id: $id}) RETURN i.embedding IS NOT NULL AS embedded", id=new_id).records

@@ -120,12 +120,13 @@ def fit_item_item(trained: TrainedModel, train_csr: sp.csr_matrix,
     else:  # no validation to choose on: the middle of the grids
         lambdas = [LAMBDA_MULTIPLIERS[len(LAMBDA_MULTIPLIERS) // 2] * mean_degree]
         weights = [1.0]
+    chosen = valid_csr is not None and len(lambdas) * len(weights) > 1
     best: tuple[float, float, float, np.ndarray | None, Scorer] = (-1.0, 0.0, 0.0, None, gnn)
     for lam in lambdas:
         b = fit_ease(train_csr, lam)
         item_item = cache_by_batch(partial(ease_scores, train_csr, b))
         for w in weights:
-            if valid_csr is None or len(lambdas) * len(weights) == 1:
+            if not chosen:
                 best = (0.0, lam, w, b, item_item)
                 break
             if w == 0.0 and best[3] is not None:
@@ -139,7 +140,6 @@ def fit_item_item(trained: TrainedModel, train_csr: sp.csr_matrix,
             if val > best[0]:
                 best = (val, lam, w, b, item_item)
     _, lam, w, weights_b, best_item_item = best
-    chosen = valid_csr is not None and len(lambdas) * len(weights) > 1
     facts = {"item_item_lambda": float(lam), "item_item_weight": float(w)}
     if chosen:
         facts["hybrid_val_ndcg"] = float(best[0])

@@ -234,13 +234,13 @@ class CatalogGrowth:
         index = self.items.index
         scored = np.asarray([tm.content_map is not None and
                              (i not in index or not tm.item_has_id[index[i]]) for i in ids])
-        for part in (np.flatnonzero(~scored), np.flatnonzero(scored)):
+        for part, encode in ((np.flatnonzero(~scored), False), (np.flatnonzero(scored), True)):
             if not part.size:
                 continue
             sub = [ids[k] for k in part]
             attrs = [graph_attrs[i] for i in sub]
             text = None
-            if scored[part[0]]:
+            if encode:
                 row_of = snap.item_index()
                 text = self._encode([item_text(snap.item_title[row_of[i]],
                                                snap.item_description[row_of[i]],

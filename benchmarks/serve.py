@@ -17,6 +17,10 @@ latency from call to recommendable, and explain latency.
 4. **explain** p50/p99 on the same small model, and on MovieLens 100K loaded into
    Neo4j (``--movielens``, default ``../shared/datasets/ml-100k`` when present) for
    each sampled user's top recommendation.
+5. **First calls after a restart**: the server is restarted ``--restarts`` times per
+   mode and a new process opens a ``Recommender`` on the small model and times its
+   first two ``add_items`` and ``explain`` calls, without and with
+   ``Recommender.warm_up()`` (medians).
 
 Prints a Markdown table and writes ``benchmarks/results/serve.json``.
 
@@ -152,6 +156,50 @@ def bench_small_model(settings: Any, driver: Any, queries: int) -> dict[str, Any
             "explain": _stats(ex_times), "model": repr(trained)}
 
 
+_FIRST_CALLS = """
+import json, sys, time
+from kgrec.recommender import Recommender
+t0 = time.perf_counter()
+rec = Recommender()
+out = {"open_s": time.perf_counter() - t0}
+out["warm_up_s"] = rec.warm_up() if sys.argv[1] == "warm_up" else 0.0
+for n in range(2):
+    item = {"id": f"restart-{time.time_ns()}", "title": f"Restart Lantern {n}",
+            "description": f"A new lantern and tent product {time.time_ns()}.",
+            "attributes": {"category": ["tents"]}}
+    t = time.perf_counter()
+    rec.add_items([item])
+    out[f"add_items_{n}_ms"] = (time.perf_counter() - t) * 1000
+for n, user in enumerate(list(rec._seen)[:2]):
+    t = time.perf_counter()
+    rec.explain(user, rec.recommend(user, k=1).item_ids[0])
+    out[f"explain_{n}_ms"] = (time.perf_counter() - t) * 1000
+print(json.dumps(out))
+"""
+
+
+def bench_first_calls(settings: Any, env: dict[str, str], reps: int) -> dict[str, Any]:
+    """The first ``add_items`` and ``explain`` of a new process against a freshly
+    restarted server (the model from :func:`bench_small_model`), without and with
+    ``Recommender.warm_up()``; each rep restarts the server once per mode."""
+    import subprocess
+
+    from kg.server import LocalNeo4j
+
+    server = LocalNeo4j(settings)
+    runs: dict[str, list[dict[str, float]]] = {"cold": [], "warm_up": []}
+    for _ in range(reps):
+        for mode, rows in runs.items():
+            server.stop()
+            server.start()
+            done = subprocess.run([sys.executable, "-c", _FIRST_CALLS, mode], env=env,
+                                  capture_output=True, text=True, check=True)
+            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(f"first calls, {mode}: {rows[-1]}", flush=True)
+    return {mode: {key: float(np.median([r[key] for r in rows])) for key in rows[0]}
+            | {"n": len(rows)} for mode, rows in runs.items()}
+
+
 def bench_movielens_explain(settings: Any, driver: Any, path: Path, queries: int
                             ) -> dict[str, Any]:
     """explain latency on MovieLens 100K in Neo4j (5-epoch model: the paths and their
@@ -192,6 +240,8 @@ def main() -> None:
     ap.add_argument("--neo4j-max", type=int, default=100_000)
     ap.add_argument("--skip-neo4j", action="store_true")
     ap.add_argument("--small-queries", type=int, default=30)
+    ap.add_argument("--restarts", type=int, default=3,
+                    help="server restarts per mode for the first-call benchmark (0 skips it)")
     ap.add_argument("--movielens", type=Path,
                     default=Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ml-100k",
                     help="MovieLens 100K folder for the explain benchmark (skipped if absent)")
@@ -226,6 +276,12 @@ def main() -> None:
                                                                     rng, db)
                 print(f"neo4j {n}: {results['neo4j_vector_index'][str(n)]}", flush=True)
             results.update(bench_small_model(settings, driver, args.small_queries))
+            if args.restarts:
+                driver.close()
+                child_env = {k: v for k, v in os.environ.items() if not k.startswith("NEO4J_")}
+                results["first_calls"] = bench_first_calls(settings, child_env | env,
+                                                           args.restarts)
+                driver = connect(settings, start=True)
             if args.movielens.is_dir():
                 results["explain_movielens"] = bench_movielens_explain(
                     settings, driver, args.movielens, args.explain_queries)
@@ -249,6 +305,13 @@ def main() -> None:
                    f"{ai['p99_ms']:.1f} | first call (loads encoder) {ai['first_call_ms']:.0f} ms |"),
                   (f"| explain (3 paths) | {ex['p50_ms']:.1f} | {ex['p99_ms']:.1f} | "
                    "synthetic 300×200 |")]
+    if "first_calls" in results:
+        cold, warm = results["first_calls"]["cold"], results["first_calls"]["warm_up"]
+        for op, key in (("add_items", "add_items_0_ms"), ("explain", "explain_0_ms")):
+            lines.append(f"| {op}, a new process's first call after a server restart | "
+                         f"{cold[key]:.0f} | — | after `warm_up()` ({warm['warm_up_s']:.1f} s): "
+                         f"{warm[key]:.0f} ms (×{cold[key] / warm[key]:.1f} faster); "
+                         f"median of {cold['n']} restarts |")
     if "explain_movielens" in results:
         em = results["explain_movielens"]
         lines.append(f"| explain (3 paths) | {em['p50_ms']:.1f} | {em['p99_ms']:.1f} | "

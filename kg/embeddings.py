@@ -22,7 +22,7 @@ from kg import queries as q
 from kg.schema import ITEM, ITEM_EMBEDDING_INDEX, USER
 from kgrec.errors import GraphError, NotFoundError, SchemaError, TrainingError, WriteError
 
-__all__ = ["query_similar_items", "read_embeddings", "write_embeddings"]
+__all__ = ["query_similar_items", "read_embeddings", "set_embeddings_tx", "write_embeddings"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +37,25 @@ def _label(label: str) -> Literal["Item", "User"]:
     raise SchemaError(f"embedding label must be one of 'Item', 'User'; got {label!r}")
 
 
+def set_embeddings_tx(tx: neo4j.ManagedTransaction, label: NodeLabel, rows: list[list[object]],
+                      model_version: str) -> None:
+    """Transaction function: set ``embedding``/``embeddingVersion`` from ``[id, vector]``
+    rows (items: ``[id, vector, content hash]`` rows also set ``contentHash``); an
+    unknown id raises :class:`NotFoundError` (and the transaction rolls back)."""
+    ids = [r[0] for r in rows]
+    missing = tx.run(q.MISSING_NODES[label], ids=ids).single(strict=True)["missing"]
+    if missing:
+        shown = ", ".join(repr(m) for m in missing[:5])
+        raise NotFoundError(f"{label} embeddings: {len(missing)} unknown {label.lower()} "
+                            f"id(s): {shown}")
+    query = q.SET_ITEM_EMBEDDINGS_AND_HASHES if len(rows[0]) == 3 else q.SET_EMBEDDINGS[label]
+    tx.run(query, rows=rows, version=model_version).consume()
+
+
 def write_embeddings(driver: neo4j.Driver, label: NodeLabel, ids: Sequence[str],
                      vectors: np.ndarray, model_version: str, database: str = "neo4j",
-                     batch_size: int = 5_000, show_progress: bool | None = None) -> int:
+                     batch_size: int = 5_000, show_progress: bool | None = None,
+                     content_hashes: Sequence[str] | None = None) -> int:
     """Set ``embedding`` and ``embeddingVersion`` on existing nodes.
 
     Args:
@@ -51,6 +67,8 @@ def write_embeddings(driver: neo4j.Driver, label: NodeLabel, ids: Sequence[str],
         database: target database.
         batch_size: nodes per transaction.
         show_progress: progress bar; ``None`` = on when this logger is at INFO or below.
+        content_hashes: items only: ``contentHash`` per row, set with the embedding (so
+            a stored hash always names the content its embedding was computed from).
 
     Returns:
         Number of nodes updated.
@@ -58,7 +76,8 @@ def write_embeddings(driver: neo4j.Driver, label: NodeLabel, ids: Sequence[str],
     Raises:
         TrainingError: ``vectors`` contains NaN or inf, or its shape does not match ``ids``.
         NotFoundError: some id has no node (nothing of that batch is written).
-        SchemaError: ``label`` is not ``Item``/``User``.
+        SchemaError: ``label`` is not ``Item``/``User``, or ``content_hashes`` is given
+            for users or does not match ``ids``.
         WriteError: Neo4j failed.
     """
     lbl = _label(label)
@@ -71,28 +90,21 @@ def write_embeddings(driver: neo4j.Driver, label: NodeLabel, ids: Sequence[str],
         bad = int(np.flatnonzero(~finite)[0])
         raise TrainingError(f"{lbl} embeddings: {int((~finite).sum())} rows contain NaN or inf "
                             f"(first: row {bad}, id {ids[bad]!r}); refusing to write them")
+    if content_hashes is not None and (lbl != ITEM or len(content_hashes) != len(ids)):
+        raise SchemaError(f"{lbl} embeddings: content hashes are for items, one per id")
     progress = logger.isEnabledFor(logging.INFO) if show_progress is None else show_progress
     values = vectors.astype(np.float64).tolist()
-
-    def work(tx: neo4j.ManagedTransaction, rows: list[list[object]]) -> None:
-        batch_ids = [r[0] for r in rows]
-        missing = tx.run(q.MISSING_NODES[lbl], ids=batch_ids).single(strict=True)["missing"]
-        if missing:
-            shown = ", ".join(repr(m) for m in missing[:5])
-            raise NotFoundError(f"{lbl} embeddings: {len(missing)} unknown {lbl.lower()} "
-                                f"id(s): {shown}")
-        tx.run(q.SET_EMBEDDINGS[lbl], rows=rows, version=model_version).consume()
-
     t0 = time.perf_counter()
     n = 0
     with driver.session(database=database) as session, \
             tqdm(total=len(ids), desc=f"writing {lbl} embeddings", unit="rows",
                  disable=not progress) as bar:
         for start in range(0, len(ids), batch_size):
-            rows: list[list[object]] = [[ids[j], values[j]] for j in
-                                        range(start, min(start + batch_size, len(ids)))]
+            rows: list[list[object]] = [
+                [ids[j], values[j]] + ([content_hashes[j]] if content_hashes is not None else [])
+                for j in range(start, min(start + batch_size, len(ids)))]
             try:
-                session.execute_write(work, rows)
+                session.execute_write(set_embeddings_tx, lbl, rows, model_version)
             except (Neo4jError, DriverError) as e:
                 raise WriteError(f"writing {len(rows)} {lbl} embedding rows failed: {e}") from e
             n += len(rows)

@@ -44,6 +44,7 @@ __all__ = [
     "REMOVE_STALE_ATTRIBUTE_EDGES",
     "SCHEMA_STATEMENTS",
     "SET_EMBEDDINGS",
+    "SET_ITEM_EMBEDDINGS_AND_HASHES",
     "SHOW_VECTOR_INDEX",
 ]
 
@@ -192,6 +193,12 @@ def _read_embeddings(label: LiteralString) -> LiteralString:
 SET_EMBEDDINGS: Final[dict[str, LiteralString]] = {
     ITEM: _set_embeddings(ITEM), USER: _set_embeddings(USER),
 }
+#: rows: ``[id, vector, content hash]``: an item's hash is stored with the embedding of
+#: that content, in the same statement
+SET_ITEM_EMBEDDINGS_AND_HASHES: Final[LiteralString] = (
+    f"UNWIND $rows AS row MATCH (n:{ITEM} {{id: row[0]}}) "
+    "SET n.embedding = row[1], n.embeddingVersion = $version, n.contentHash = row[2]"
+)
 MISSING_NODES: Final[dict[str, LiteralString]] = {
     ITEM: _missing_nodes(ITEM), USER: _missing_nodes(USER),
 }

@@ -21,7 +21,6 @@ __all__ = [
     "PATH_COLLABORATIVE",
     "PATH_PROFILE",
     "READ_ITEM_EMBEDDINGS",
-    "SET_CONTENT_HASHES",
 ]
 
 def _attribute_path(p: LiteralString) -> LiteralString:
@@ -72,10 +71,6 @@ ITEM_STATE: Final[LiteralString] = (
 ITEMS_UPDATED_SINCE: Final[LiteralString] = (
     f"MATCH (n:{ITEM}) WHERE n.updatedAt >= $since AND n.embeddingVersion = $version "
     "RETURN n.id AS id"
-)
-#: rows: ``[id, hash]``
-SET_CONTENT_HASHES: Final[LiteralString] = (
-    f"UNWIND $rows AS row MATCH (n:{ITEM} {{id: row[0]}}) SET n.contentHash = row[1]"
 )
 #: params: ``ids``, ``version``; the stored embeddings of those items written by ``version``
 READ_ITEM_EMBEDDINGS: Final[LiteralString] = (

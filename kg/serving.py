@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ from kg import queries_explain as qe
 from kgrec.errors import GraphError, WriteError
 
 __all__ = ["StoredItem", "items_updated_since", "read_item_embeddings", "read_items",
-           "set_content_hashes"]
+           "rehearse_item_write"]
 
 
 @dataclass(frozen=True)
@@ -45,25 +46,13 @@ def read_items(driver: neo4j.Driver, ids: Sequence[str],
             records = list(session.run(qe.ITEM_STATE, ids=list(ids)))
     except (Neo4jError, DriverError) as e:
         raise GraphError(f"reading {len(ids)} items failed: {e}") from e
-    return {r["id"]: StoredItem(r["id"], r["title"], r["description"],
-                                tuple(sorted(r["attributes"])), r["content_hash"],
-                                bool(r["has_embedding"]), r["version"], r["updated_at"],
-                                tuple(sorted(r["users"])))
-            for r in records}
+    return {r["id"]: _stored(r) for r in records}
 
 
-def set_content_hashes(driver: neo4j.Driver, hashes: dict[str, str],
-                       database: str = "neo4j") -> None:
-    """Set ``Item.contentHash`` of existing items.
-
-    Raises:
-        WriteError: Neo4j failed.
-    """
-    try:
-        driver.execute_query(qe.SET_CONTENT_HASHES, rows=[[k, v] for k, v in hashes.items()],
-                             database_=database)
-    except (Neo4jError, DriverError) as e:
-        raise WriteError(f"setting {len(hashes)} content hashes failed: {e}") from e
+def _stored(r: neo4j.Record) -> StoredItem:
+    return StoredItem(r["id"], r["title"], r["description"], tuple(sorted(r["attributes"])),
+                      r["content_hash"], bool(r["has_embedding"]), r["version"],
+                      r["updated_at"], tuple(sorted(r["users"])))
 
 
 def read_item_embeddings(driver: neo4j.Driver, ids: Sequence[str], version: str,
@@ -102,3 +91,48 @@ def items_updated_since(driver: neo4j.Driver, since: int, version: str,
                                                  version=version)]
     except (Neo4jError, DriverError) as e:
         raise GraphError(f"reading the items updated since {since} failed: {e}") from e
+
+
+class _Rollback(Exception):
+    """Ends :func:`rehearse_item_write`'s transaction function: the driver rolls back."""
+
+
+def rehearse_item_write(driver: neo4j.Driver, dim: int, database: str = "neo4j") -> StoredItem:
+    """Run the statements that ``Recommender.add_items`` runs for one item — read its
+    state, MERGE it with an attribute edge, set its embedding and content hash —
+    for a sentinel item, in a transaction that is rolled back: nothing is written.
+
+    A freshly started server plans those statements and loads their write paths on
+    their first run (seconds, which would otherwise fall on the first new item).
+
+    Returns:
+        The sentinel as the transaction saw it before the rollback.
+
+    Raises:
+        WriteError: Neo4j failed.
+    """
+    from kg.embeddings import set_embeddings_tx
+    from kg.records import ItemRecord
+    from kg.writer import GraphWriter
+
+    item = ItemRecord(f"kgrec-warm-up-{uuid.uuid4().hex}", "warm-up", "",
+                      {"kgrec": ("warm-up",)})
+    vector = [1.0] + [0.0] * (dim - 1)
+
+    seen: list[StoredItem] = []
+
+    def work(tx: neo4j.ManagedTransaction) -> None:
+        tx.run(qe.ITEM_STATE, ids=[item.id]).consume()
+        GraphWriter.items_tx(tx, [item])
+        set_embeddings_tx(tx, "Item", [[item.id, vector, ""]], "warm-up")
+        seen.append(_stored(tx.run(qe.ITEM_STATE, ids=[item.id]).single(strict=True)))
+        raise _Rollback
+
+    try:
+        with driver.session(database=database) as session:
+            session.execute_write(work)
+    except _Rollback:
+        pass
+    except (Neo4jError, DriverError) as e:
+        raise WriteError(f"rehearsing an item write failed: {e}") from e
+    return seen[0]

@@ -94,7 +94,7 @@ class GraphWriter:
         Raises:
             WriteError: a batch failed; that batch was rolled back.
         """
-        return self._write(records, ITEM, "Item", self._items_tx)
+        return self._write(records, ITEM, "Item", self.items_tx)
 
     def write_users(self, records: Iterable[UserRecord]) -> int:
         """MERGE users and their profile attributes (replacing old attributes).
@@ -175,8 +175,9 @@ class GraphWriter:
             tx.run(q.MERGE_ATTRIBUTE_EDGES[label], rows=edges).consume()
 
     @classmethod
-    def _items_tx(cls, tx: neo4j.ManagedTransaction, batch: list[ItemRecord],
-                  label: str | None) -> None:
+    def items_tx(cls, tx: neo4j.ManagedTransaction, batch: list[ItemRecord],
+                 label: str | None = None) -> None:
+        """Transaction function: MERGE ``batch`` and its attribute edges (replacing old ones)."""
         rows = [{"id": r.id, "title": r.title, "description": r.description} for r in batch]
         tx.run(q.MERGE_ITEMS, rows=rows).consume()
         cls._attribute_rows(tx, batch, ITEM)

@@ -135,7 +135,7 @@ class CatalogGrowth:
         from gnn.infer import embed_new_items
         from kg.embeddings import write_embeddings
         from kg.schema import ensure_vector_index
-        from kg.serving import read_items, set_content_hashes
+        from kg.serving import read_items
         from kg.writer import GraphWriter
         from llm_bridge import item_text
 
@@ -158,7 +158,6 @@ class CatalogGrowth:
             hashes[item.id] = h
         if changed:
             GraphWriter(self.driver, self.database, show_progress=False).write_items(changed)
-            set_content_hashes(self.driver, hashes, self.database)
             # the text a retrain will encode from the graph (attributes in its order)
             x = self._encode([item_text(i.title, i.description,
                                         attributes_by_kind(i.attribute_ids()))
@@ -171,7 +170,8 @@ class CatalogGrowth:
                 self._index_ready = True
             write_embeddings(self.driver, "Item", [i.id for i in changed], emb,
                              self.trained.version or "unversioned", self.database,
-                             show_progress=False)
+                             show_progress=False,
+                             content_hashes=[hashes[i.id] for i in changed])
             rows = self._place([i.id for i in changed], emb, attrs, x)
             self.titles.update((i.id, i.title) for i in changed)
             self._hidden_rows = self._hidden_rows[~np.isin(self._hidden_rows, rows)]

@@ -193,6 +193,41 @@ class Recommender(CatalogGrowth):
         if self._owns_driver:
             self.driver.close()
 
+    def warm_up(self) -> float:
+        """Pay a process's first-call costs now instead of in its first request.
+
+        Loads the text encoder (``add_items``, ``similar_to_text`` and cold users'
+        profiles need it), makes sure the item vector index exists, has Neo4j run
+        ``add_items``'s statements for a sentinel item in a transaction that is rolled
+        back, so nothing is written (:func:`kg.serving.rehearse_item_write`), and
+        explains one user's top item (read-only). A long-running service calls it once
+        at start; ``kgrec ingest --watch`` does.
+
+        Returns:
+            Seconds spent.
+
+        Raises:
+            EncoderError: the text encoder failed to load.
+            WriteError, GraphError: Neo4j failed.
+        """
+        from kg.schema import ensure_vector_index
+        from kg.serving import rehearse_item_write
+
+        t0 = time.perf_counter()
+        self.store.encoder.encode(["warm-up"], show_progress=False)
+        if not self._index_ready:
+            ensure_vector_index(self.driver, self.trained.dim, self.database)
+            self._index_ready = True
+        rehearse_item_write(self.driver, self.trained.dim, self.database)
+        user = next((u for u, seen in self._seen.items() if seen), None)
+        if user is not None:
+            top = self.recommend(user, k=1).item_ids
+            if top:
+                self.explain(user, top[0])
+        seconds = time.perf_counter() - t0
+        logger.info("warmed up in %.2fs", seconds)
+        return seconds
+
     def __enter__(self) -> Self:
         return self
 

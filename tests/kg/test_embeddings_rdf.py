@@ -12,7 +12,7 @@ from kg.rdf import KGREC, attribute_iri, export_turtle, item_iri
 from kg.records import InteractionRecord, ItemRecord, UserRecord
 from kg.schema import ensure_vector_index
 from kg.writer import GraphWriter
-from kgrec.errors import NotFoundError, TrainingError
+from kgrec.errors import NotFoundError, SchemaError, TrainingError
 
 ITEMS = [ItemRecord(str(i), f"item {i}", "", {"genre": ["x" if i % 2 else "y z/ü"]})
          for i in range(1, 6)]
@@ -43,6 +43,18 @@ def test_embeddings_refuse_nan_and_unknown_ids(clean_db: neo4j.Driver) -> None:
     with pytest.raises(NotFoundError, match="'zz'"):
         write_embeddings(clean_db, "Item", ["1", "zz"], np.ones((2, 2)), "m")
     assert read_embeddings(clean_db, "Item")[0] == []  # nothing of the batch written
+
+
+def test_item_embeddings_carry_their_content_hashes(clean_db: neo4j.Driver) -> None:
+    GraphWriter(clean_db, show_progress=False).write_items(ITEMS[:2])
+    write_embeddings(clean_db, "Item", ["1", "2"], np.eye(2), "m", content_hashes=["h1", "h2"])
+    rows = clean_db.execute_query("MATCH (i:Item) RETURN i.id AS id, i.contentHash AS h, "
+                                  "i.embeddingVersion AS v ORDER BY id").records
+    assert [(r["id"], r["h"], r["v"]) for r in rows] == [("1", "h1", "m"), ("2", "h2", "m")]
+    with pytest.raises(SchemaError, match="content hashes"):
+        write_embeddings(clean_db, "User", ["1"], np.eye(1), "m", content_hashes=["h"])
+    with pytest.raises(SchemaError, match="one per id"):
+        write_embeddings(clean_db, "Item", ["1", "2"], np.eye(2), "m", content_hashes=["h"])
 
 
 def test_export_turtle_parses(clean_db: neo4j.Driver, tmp_path: Path) -> None:

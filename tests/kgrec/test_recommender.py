@@ -209,6 +209,28 @@ def test_add_items_recommendable_at_once(rec, neo4j_driver) -> None:  # type: ig
                          ).unchanged == 1
 
 
+def test_warm_up_rehearses_add_items_and_writes_nothing(rec, neo4j_driver) -> None:  # type: ignore[no-untyped-def]
+    from kg.serving import rehearse_item_write
+
+    def state() -> tuple[int, ...]:
+        r = neo4j_driver.execute_query(
+            "MATCH (n) RETURN count(n) AS nodes, count(n.contentHash) AS hashes, "
+            "count(n.embedding) AS embeddings, COUNT { ()-[]->() } AS edges").records[0]
+        return tuple(r.values())
+
+    before = state()
+    seen = rehearse_item_write(neo4j_driver, rec.trained.dim, rec.database)
+    # inside its transaction the sentinel went through every add_items statement ...
+    assert seen.id.startswith("kgrec-warm-up-") and seen.attribute_ids == ("kgrec:warm-up",)
+    assert (seen.content_hash, seen.has_embedding, seen.version) == ("", True, "warm-up")
+    # ... and the rollback left nothing behind
+    assert state() == before
+    assert rec.warm_up() > 0 and state() == before
+    assert neo4j_driver.execute_query(
+        "MATCH (n) WHERE n.id STARTS WITH 'kgrec-warm-up' OR n.id = 'kgrec:warm-up' "
+        "RETURN count(n) AS n").records[0]["n"] == 0
+
+
 def test_new_item_slots(rec) -> None:  # type: ignore[no-untyped-def]
     rec.add_items([{"id": "new-slot", "title": "Nebula Starship Voyage",
                     "description": "A starship crew explores a galaxy nebula.",

@@ -64,7 +64,7 @@ ITEM_STATE: Final[LiteralString] = (
     "coalesce(n.description, '') AS description, "
     f"[(n)-[:{HAS_ATTRIBUTE}]->(a:{ATTRIBUTE}) | a.id] AS attributes, "
     "n.contentHash AS content_hash, n.embedding IS NOT NULL AS has_embedding, "
-    "n.embeddingVersion AS version, n.updatedAt AS updated_at, "
+    "n.embeddingVersion AS version, "
     f"[(n)<-[:{INTERACTED}]-(u:{USER}) | u.id] AS users"
 )
 #: items (re-)written at or after ``$since`` (Unix ms) that hold an embedding of ``$version``

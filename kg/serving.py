@@ -19,7 +19,7 @@ __all__ = ["StoredItem", "items_updated_since", "read_item_embeddings", "read_it
 
 @dataclass(frozen=True)
 class StoredItem:
-    """An item as stored in Neo4j (``updated_at`` in Unix ms; ``users`` interacted)."""
+    """An item as stored in Neo4j (``users``: those that interacted with it)."""
 
     id: str
     title: str
@@ -28,7 +28,6 @@ class StoredItem:
     content_hash: str | None
     has_embedding: bool
     version: str | None
-    updated_at: int | None
     users: tuple[str, ...]
 
 
@@ -52,7 +51,7 @@ def read_items(driver: neo4j.Driver, ids: Sequence[str],
 def _stored(r: neo4j.Record) -> StoredItem:
     return StoredItem(r["id"], r["title"], r["description"], tuple(sorted(r["attributes"])),
                       r["content_hash"], bool(r["has_embedding"]), r["version"],
-                      r["updated_at"], tuple(sorted(r["users"])))
+                      tuple(sorted(r["users"])))
 
 
 def read_item_embeddings(driver: neo4j.Driver, ids: Sequence[str], version: str,

@@ -189,8 +189,8 @@ def ingest(
                 print_ingest_summary(summary, f"Ingested {path}")
         if watch is not None:
             state = settings.home / "ingest_state" / "watch.json"
-            # the first file's items should not wait for the encoder and Neo4j's first runs
-            typer.echo(f"warmed up in {rec.warm_up():.1f}s")
+            if path is None:  # else the file above already paid the first-call costs
+                typer.echo(f"warmed up in {rec.warm_up():.1f}s")
             typer.echo(f"watching {watch} every {interval:g}s (state {state}); Ctrl-C stops")
             try:
                 watch_folder(rec, watch, state, interval=interval, rejects_dir=rejects,

@@ -85,7 +85,7 @@ def bench_neo4j(driver: Any, n: int, queries: int, rng: np.random.Generator,
     from kg.embeddings import query_similar_items, write_embeddings
     from kg.queries import DELETE_ALL
     from kg.records import ItemRecord
-    from kg.schema import ensure_schema, ensure_vector_index
+    from kg.indexes import ensure_schema, ensure_vector_index
     from kg.writer import GraphWriter
 
     with driver.session(database=database) as s:
@@ -113,7 +113,7 @@ def bench_neo4j(driver: Any, n: int, queries: int, rng: np.random.Generator,
 def bench_small_model(settings: Any, driver: Any, queries: int) -> dict[str, Any]:
     from ingest.loader import load_synthetic
     from kg.queries import DELETE_ALL
-    from kg.schema import ensure_schema
+    from kg.indexes import ensure_schema
     from kg.writer import GraphWriter
     from kgrec.recommender import Recommender
     from kgrec.workflows import train_from_graph
@@ -206,7 +206,7 @@ def bench_movielens_explain(settings: Any, driver: Any, path: Path, queries: int
     ranking cost the same whatever the model's accuracy)."""
     from ingest.loader import load_movielens
     from kg.queries import DELETE_ALL
-    from kg.schema import ensure_schema
+    from kg.indexes import ensure_schema
     from kg.writer import GraphWriter
     from kgrec.recommender import Recommender
     from kgrec.workflows import train_from_graph

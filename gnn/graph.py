@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
 from gnn.features import NodeFeatures
@@ -36,7 +35,6 @@ __all__ = [
     "build_homogeneous",
     "check_features",
     "cold_item_adjacency",
-    "item_attribute_matrix",
     "normalized_adjacency",
     "to_hetero_data",
 ]
@@ -59,7 +57,6 @@ class HomogeneousGraph:
     Attributes:
         num_users, num_items, num_attributes: node counts per type.
         use_attributes: whether item–attribute edges are in the graph.
-        use_user_attributes: whether user–attribute edges are in the graph.
     """
 
     num_users: int
@@ -69,7 +66,6 @@ class HomogeneousGraph:
     degree: np.ndarray
     adj: torch.Tensor
     use_attributes: bool
-    use_user_attributes: bool
     item_attr: torch.Tensor | None = None
     attr_item: torch.Tensor | None = None
 
@@ -89,7 +85,7 @@ class HomogeneousGraph:
 
         return HomogeneousGraph(self.num_users, self.num_items, self.num_attributes,
                                 self.edge_index, self.degree, self.adj.to(device),
-                                self.use_attributes, self.use_user_attributes,
+                                self.use_attributes,
                                 move(self.item_attr), move(self.attr_item))
 
     def __repr__(self) -> str:
@@ -107,21 +103,6 @@ def _csr_tensor(row: np.ndarray, col: np.ndarray, values: np.ndarray, shape: tup
         return torch.sparse_csr_tensor(torch.from_numpy(crow), torch.from_numpy(col.copy()),
                                        torch.from_numpy(values[order].astype(np.float32)),
                                        size=shape, check_invariants=False)
-
-
-def item_attribute_matrix(snapshot: GraphSnapshot, kinds: tuple[str, ...] | None = None
-                          ) -> sp.csr_matrix:
-    """Binary ``float32 [num_items, num_attributes]`` CSR matrix, optionally only ``kinds``."""
-    idx = snapshot.item_attribute_index
-    if kinds is not None:
-        keep = np.array([snapshot.attribute_kind_value(a)[0] in kinds for a in idx[1]],
-                        dtype=bool).reshape(-1)
-        idx = idx[:, keep]
-    m = sp.csr_matrix((np.ones(idx.shape[1], np.float32), (idx[0], idx[1])),
-                      shape=(snapshot.num_items, snapshot.num_attributes))
-    m.sum_duplicates()
-    m.data[:] = 1.0
-    return m
 
 
 def cold_item_adjacency(item_attribute_index: np.ndarray, num_items: int, num_attributes: int,
@@ -172,14 +153,13 @@ def _unique_pairs(index: np.ndarray, n_dst: int) -> np.ndarray:
     return np.stack([key // n_dst, key % n_dst])
 
 
-def build_homogeneous(snapshot: GraphSnapshot, *, use_attributes: bool = True,
-                      use_user_attributes: bool = True) -> HomogeneousGraph:
+def build_homogeneous(snapshot: GraphSnapshot, *, use_attributes: bool = True
+                      ) -> HomogeneousGraph:
     """The homogeneous view of ``snapshot`` used by :class:`gnn.model.KGRecModel`.
 
     Args:
         snapshot: the training graph (only its interactions become user–item edges).
         use_attributes: include item–attribute edges.
-        use_user_attributes: include user–attribute edges (only with ``use_attributes``).
 
     Returns:
         The :class:`HomogeneousGraph`.
@@ -193,9 +173,8 @@ def build_homogeneous(snapshot: GraphSnapshot, *, use_attributes: bool = True,
     if use_attributes:
         ia = _unique_pairs(snapshot.item_attribute_index, max(n_a, 1))
         parts.append(np.stack([ia[0] + off_i, ia[1] + off_a]))
-        if use_user_attributes:
-            ua = _unique_pairs(snapshot.user_attribute_index, max(n_a, 1))
-            parts.append(np.stack([ua[0], ua[1] + off_a]))
+        ua = _unique_pairs(snapshot.user_attribute_index, max(n_a, 1))
+        parts.append(np.stack([ua[0], ua[1] + off_a]))
     half = np.concatenate(parts, axis=1).astype(np.int64)
     edge_index = np.concatenate([half, half[::-1]], axis=1)
     n = n_u + n_i + n_a
@@ -205,7 +184,7 @@ def build_homogeneous(snapshot: GraphSnapshot, *, use_attributes: bool = True,
         item_attr, attr_item = cold_item_adjacency(ia, n_i, n_a, degree[off_a:])
     logger.debug("homogeneous graph: %d nodes, %d directed edges", n, edge_index.shape[1])
     return HomogeneousGraph(n_u, n_i, n_a, edge_index, degree, adj, use_attributes,
-                            use_attributes and use_user_attributes, item_attr, attr_item)
+                            item_attr, attr_item)
 
 
 def to_hetero_data(snapshot: GraphSnapshot, features: NodeFeatures) -> HeteroData:

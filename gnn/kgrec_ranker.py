@@ -10,17 +10,17 @@ validation pairs are ~10% of the training signal (the measured trade-off is in
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from gnn.config import KGRecConfig
 from gnn.features import NodeFeatures
 from gnn.long_tail import page_slots, rank_scores
 from gnn.metrics import pair_matrix
-from gnn.model import ModelConfig
 from gnn.ranker import EvalContext, Ranker
+from gnn.scorer import Scorer
 from gnn.split import head_items
 from gnn.train import TrainResult, refit, train_model
 from gnn.trained import TrainedModel
@@ -31,7 +31,7 @@ __all__ = ["KGREC_ABLATIONS", "KGRecRanker", "LongTailRanker", "kgrec_rankers"]
 
 logger = logging.getLogger(__name__)
 
-#: ablation name -> ModelConfig overrides
+#: ablation name -> config field overrides (:meth:`KGRecConfig.with_overrides`)
 KGREC_ABLATIONS: dict[str, dict[str, Any]] = {
     "kgrec": {},
     "kgrec-no-text": {"use_text": False},
@@ -44,20 +44,21 @@ class KGRecRanker:
     """The kgrec GNN behind the :class:`Ranker` protocol.
 
     Args:
-        config: hyper-parameters (default :class:`ModelConfig()`); ``device`` ``"auto"``
+        config: the configuration (default :class:`KGRecConfig()`); device ``"auto"``
             follows ``context.device``.
         name: name in the evaluation output.
         refit: refit on ``train`` after early stopping (:func:`gnn.train.refit`).
         show_progress: progress bars while training.
     """
 
-    def __init__(self, config: ModelConfig | None = None, name: str = "kgrec",
+    def __init__(self, config: KGRecConfig | None = None, name: str = "kgrec",
                  refit: bool = True, show_progress: bool | None = None) -> None:
-        self.config = config or ModelConfig()
+        self.config = config or KGRecConfig()
         self.name = name
         self.refit = refit
         self.show_progress = show_progress
         self.trained: TrainedModel | None = None
+        self.scorer: Scorer | None = None
         self.result: TrainResult | None = None
         self.fitted_on: GraphSnapshot | None = None
 
@@ -69,10 +70,9 @@ class KGRecRanker:
         features = NodeFeatures(item=context.item_features, attribute=context.attribute_features,
                                 user=context.user_features,
                                 encoder_id=str(context.extra.get("encoder_id", "")))
-        config = self.config
-        if config.device == "auto":
-            config = replace(config, device=context.device)
-        config = replace(config, seed=context.seed)
+        config = self.config.with_overrides(seed=context.seed)
+        if config.train.device == "auto":
+            config = config.with_overrides(device=context.device)
         valid_candidates = context.extra.get("valid_candidates")
         result = train_model(context.fit_train, features, config, context.valid,
                              show_progress=self.show_progress,
@@ -82,13 +82,15 @@ class KGRecRanker:
             result = refit(result, train, features, show_progress=self.show_progress)
         self.result = result
         self.trained = result.trained
+        self.scorer = Scorer(result.trained)
         self.fitted_on = train
 
     def score(self, user_idx: np.ndarray) -> np.ndarray:
-        """Scores ``float32 [len(user_idx), num_items]`` (cosine of final embeddings)."""
-        if self.trained is None:
+        """Scores ``float32 [len(user_idx), num_items]``: :meth:`Scorer.score_trained`, the
+        same code that serves recommendations."""
+        if self.scorer is None:
             raise TrainingError(f"{self.name}: score() called before fit()")
-        return self.trained.score(user_idx)
+        return self.scorer.score_trained(user_idx)
 
 
 class LongTailRanker:
@@ -126,11 +128,11 @@ class LongTailRanker:
         return rank_scores(scores, self._seen, user_idx, self._tail, page_slots(per_page, 100))
 
 
-def kgrec_rankers(config: ModelConfig | None = None) -> list[Ranker]:
+def kgrec_rankers(config: KGRecConfig | None = None) -> list[Ranker]:
     """kgrec, ``kgrec-tail`` (the same fitted model with long-tail slots) and the three
     ablations ``kgrec-no-text``, ``kgrec-no-attributes``, ``kgrec-no-id``."""
-    base = config or ModelConfig()
-    models: list[Ranker] = [KGRecRanker(replace(base, **overrides), name=name)
+    base = config or KGRecConfig()
+    models: list[Ranker] = [KGRecRanker(base.with_overrides(**overrides), name=name)
                             for name, overrides in KGREC_ABLATIONS.items()]
     assert isinstance(models[0], KGRecRanker)
     models.insert(1, LongTailRanker(models[0]))

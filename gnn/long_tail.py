@@ -27,20 +27,22 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["HEAD_FRACTION", "PAGE", "SLOTS_GRID", "choose_slots", "every_slots", "interleave",
-           "page_slots", "rank_scores", "tail_items"]
+from gnn.config import PAGE
+from gnn.metrics import validation_ndcg
+
+__all__ = ["HEAD_FRACTION", "SLOTS_GRID", "SlotStream", "choose_slots", "every_slots",
+           "interleave", "interleave_streams", "page_slots", "rank_scores", "tail_items"]
 
 logger = logging.getLogger(__name__)
 
 #: share of items (by interaction count) that form the head, as in EVALUATION.md
 HEAD_FRACTION = 0.2
-#: positions per page; the long-tail slots close each page
-PAGE = 10
 #: candidate long-tail slots per page, densest first
 SLOTS_GRID: tuple[float, ...] = (5.0, 4.0, 3.0, 2.5, 2.0, 1.5, 1.0, 0.5)
 
@@ -69,50 +71,78 @@ def every_slots(every: int, k: int) -> np.ndarray:
     return np.arange(1, k + 1) % every == 0
 
 
-def interleave(scores: np.ndarray, mask: np.ndarray, slots: np.ndarray,
-               limit: int | None = None) -> np.ndarray:
-    """Rows of a top-``len(slots)`` list whose ``slots`` positions come from ``mask``.
+@dataclass(frozen=True)
+class SlotStream:
+    """Positions of a list reserved for a subset of the items.
+
+    Attributes:
+        mask: ``bool [n]`` the items the slots are for (the long tail, new items).
+        slots: ``bool [k]`` positions that hold the best remaining ``mask`` item (see
+            :func:`page_slots`, :func:`every_slots`).
+        limit: at most this many of the best ``mask`` items fill slots (``None``: as
+            many as fit); a ``mask`` item placed earlier by another stream still counts.
+    """
+
+    mask: np.ndarray
+    slots: np.ndarray
+    limit: int | None = None
+
+
+def _ordered(scores: np.ndarray, allowed: np.ndarray, cap: int) -> list[int]:
+    """The ``cap`` best ``allowed`` rows, best first (a partial sort: O(n + cap log cap))."""
+    cand = np.flatnonzero(allowed)
+    if len(cand) > cap:
+        cand = cand[np.argpartition(-scores[cand], cap - 1)[:cap]]
+    return cand[np.argsort(-scores[cand], kind="stable")].tolist()
+
+
+def interleave_streams(scores: np.ndarray, streams: Sequence[SlotStream], k: int
+                       ) -> np.ndarray:
+    """Rows of a top-``k`` list whose reserved positions come from ``streams``.
+
+    Position ``p`` takes the best unused item of the first stream whose ``slots[p]``
+    is set, else of the plain order (all finite scores); when the wanted stream has
+    run out, the plain order fills in (and the other way round).
 
     Args:
         scores: ``float [n]``; ``-inf`` marks items that may not be recommended.
-        mask: ``bool [n]`` the items slots are reserved for (the long tail, new items).
-        slots: ``bool [k]`` positions that hold the best remaining ``mask`` item (see
-            :func:`page_slots`, :func:`every_slots`); the others follow the plain
-            order. When one stream runs out the other fills in.
-        limit: at most this many (``>= 1``) of the best ``mask`` items form the slot
-            stream (``None``: as many as fit); a ``mask`` item the plain order places
-            earlier still counts against it.
+        streams: the reserved slots; earlier streams win shared positions.
+        k: list length (at most the number of finite scores is returned).
 
     Returns:
         ``int64 [<= k]`` item rows, best first.
     """
     ok = np.isfinite(scores)
-    k = min(len(slots), int(ok.sum()))
+    k = min(k, int(ok.sum()))
     if k == 0:
         return np.zeros(0, dtype=np.int64)
-    # no stream needs more than k items; partial sorts keep this O(n + k log k)
-    streams = []
-    for allowed, cap in ((ok, k), (ok & mask, k if limit is None else min(k, limit))):
-        cand = np.flatnonzero(allowed)
-        if len(cand) > cap:
-            cand = cand[np.argpartition(-scores[cand], cap - 1)[:cap]]
-        streams.append(cand[np.argsort(-scores[cand], kind="stable")].tolist())
+    lists = [_ordered(scores, ok, k)]
+    lists += [_ordered(scores, ok & st.mask, k if st.limit is None else min(k, st.limit))
+              for st in streams]
     out: list[int] = []
     used: set[int] = set()
-    pos = [0, 0]
+    pos = [0] * len(lists)
     while len(out) < k:
-        want = int(slots[len(out)])
-        for s in (want, 1 - want):
-            stream = streams[s]
+        p = len(out)
+        want = next((n + 1 for n, st in enumerate(streams) if p < len(st.slots) and
+                     st.slots[p]), 0)
+        for s in (want, *[n for n in range(len(lists)) if n != want]):
+            stream = lists[s]
             while pos[s] < len(stream) and stream[pos[s]] in used:
                 pos[s] += 1
             if pos[s] < len(stream):
                 out.append(stream[pos[s]])
                 used.add(out[-1])
                 break
-        else:  # both streams exhausted (k exceeded what they hold)
+        else:  # every stream exhausted
             break
     return np.asarray(out, dtype=np.int64)
+
+
+def interleave(scores: np.ndarray, mask: np.ndarray, slots: np.ndarray,
+               limit: int | None = None) -> np.ndarray:
+    """:func:`interleave_streams` with one stream: a top-``len(slots)`` list."""
+    return interleave_streams(scores, [SlotStream(mask, slots, limit)], len(slots))
 
 
 def rank_scores(scores: np.ndarray, seen: sp.csr_matrix, user_idx: np.ndarray,
@@ -145,8 +175,7 @@ def rank_scores(scores: np.ndarray, seen: sp.csr_matrix, user_idx: np.ndarray,
 
 def choose_slots(score: Callable[[np.ndarray], np.ndarray], seen: sp.csr_matrix,
                  valid: sp.csr_matrix, tail: np.ndarray, budget: float,
-                 ndcg: Callable[..., float], max_users: int = 5_000, seed: int = 0
-                 ) -> tuple[float, dict[str, float]]:
+                 max_users: int = 5_000, seed: int = 0) -> tuple[float, dict[str, float]]:
     """The most long-tail slots per page whose validation NDCG@20 is within ``budget``.
 
     Args:
@@ -154,7 +183,6 @@ def choose_slots(score: Callable[[np.ndarray], np.ndarray], seen: sp.csr_matrix,
         seen, valid: ``[U, n]`` CSRs of train and validation pairs.
         tail: ``bool [n]``.
         budget: tolerated relative NDCG@20 loss (e.g. 0.03).
-        ndcg: :func:`gnn.selection.validation_ndcg`.
         max_users: validation users sampled (keeps the search cheap on big data).
         seed: sampling seed.
 
@@ -166,10 +194,10 @@ def choose_slots(score: Callable[[np.ndarray], np.ndarray], seen: sp.csr_matrix,
         users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
     keep = sp.csr_matrix((np.ones(len(users)), (users, users)), shape=(valid.shape[0],) * 2)
     valid = (keep @ valid).tocsr()
-    base = ndcg(score, seen, valid)
+    base = validation_ndcg(score, seen, valid)
     chosen, facts = 0.0, {"tail_base_val_ndcg": base}
     for per_page in SLOTS_GRID:
-        val = ndcg(lambda u, m=per_page: rank_scores(score(u), seen, u, tail,
+        val = validation_ndcg(lambda u, m=per_page: rank_scores(score(u), seen, u, tail,
                                                      page_slots(m, 20)), seen, valid)
         if val >= (1.0 - budget) * base:
             chosen = per_page

@@ -8,7 +8,7 @@ The catalog format is documented in :mod:`ingest.catalog`.
 from __future__ import annotations
 
 from ingest.catalog import iter_interactions, iter_items, iter_users, read_catalog
-from ingest.dataset import Dataset, aggregate_interactions, read_dataset
+from ingest.dataset import Dataset
 from ingest.loader import (
     LoadSummary,
     load_catalog,
@@ -18,6 +18,7 @@ from ingest.loader import (
     merge_interactions,
 )
 from ingest.movielens import read_movielens
+from ingest.sources import read_dataset
 from ingest.rdf_reader import iter_rdf_items, read_rdf_items
 from ingest.synthetic import SyntheticCatalog, generate_synthetic, write_synthetic_catalog
 from ingest.validation import OnError, RejectLog
@@ -28,7 +29,6 @@ __all__ = [
     "OnError",
     "RejectLog",
     "SyntheticCatalog",
-    "aggregate_interactions",
     "generate_synthetic",
     "iter_interactions",
     "iter_items",

@@ -378,7 +378,7 @@ def iter_interactions(path: str | Path, *, known_items: Container[str] | None = 
                       ) -> Iterator[InteractionRecord]:
     """Stream validated interactions from ``interactions.csv``.
 
-    Repeated pairs are *not* merged here (see :func:`ingest.dataset.aggregate_interactions`).
+    Repeated pairs are *not* merged here (see :func:`kg.writer.aggregate_interactions`).
 
     Args:
         path: the CSV file.

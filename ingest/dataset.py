@@ -1,7 +1,8 @@
-"""``Dataset``: a whole source held in memory, and :func:`read_dataset`.
+"""``Dataset``: a whole source held in memory.
 
-``kgrec evaluate`` reads datasets with the same readers the loaders use, then
-builds a :class:`kg.snapshot.GraphSnapshot` in memory (:meth:`Dataset.to_snapshot`).
+``kgrec evaluate`` reads datasets with the same readers the loaders use
+(:func:`ingest.sources.read_dataset`), then builds a :class:`kg.snapshot.GraphSnapshot`
+in memory (:meth:`Dataset.to_snapshot`).
 """
 
 from __future__ import annotations
@@ -9,31 +10,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from kg.records import InteractionRecord, ItemRecord, UserRecord
 from kg.snapshot import GraphSnapshot, snapshot_from_records
-from kgrec.errors import ConfigError, IngestError
+from kg.writer import aggregate_interactions
+from kgrec.errors import ConfigError
 
-__all__ = ["Dataset", "aggregate_interactions", "read_dataset"]
+__all__ = ["Dataset"]
 
 logger = logging.getLogger(__name__)
-
-
-def aggregate_interactions(interactions: Iterable[InteractionRecord]) -> list[InteractionRecord]:
-    """Merge repeated ``(user_id, item_id)`` pairs: weights summed, latest ``ts`` kept.
-
-    The writer SETs weight and ts on the relationship, so a load must merge repeats
-    itself; this matches :func:`kg.snapshot.snapshot_from_records`. Pairs keep the
-    order of their first occurrence, and the source of their first record.
-    """
-    merged: dict[tuple[str, str], InteractionRecord] = {}
-    for r in interactions:
-        key = (r.user_id, r.item_id)
-        prev = merged.get(key)
-        merged[key] = r if prev is None else InteractionRecord(
-            r.user_id, r.item_id, prev.weight + r.weight, max(prev.ts, r.ts), prev.source)
-    return list(merged.values())
 
 
 @dataclass(frozen=True)
@@ -54,7 +39,8 @@ class Dataset:
     name: str
 
     def aggregate_interactions(self) -> list[InteractionRecord]:
-        """The interactions with repeated pairs merged (see :func:`aggregate_interactions`)."""
+        """The interactions with repeated pairs merged (weights summed, latest ``ts``;
+        :func:`kg.writer.aggregate_interactions`)."""
         return aggregate_interactions(self.interactions)
 
     def to_snapshot(self) -> GraphSnapshot:
@@ -82,45 +68,3 @@ class Dataset:
     def __repr__(self) -> str:
         return (f"Dataset(name={self.name!r}, items={len(self.items)}, users={len(self.users)}, "
                 f"interactions={len(self.interactions)})")
-
-
-def read_dataset(spec: str | Path) -> Dataset:
-    """Read a dataset from a spec.
-
-    Args:
-        spec: a catalog folder (see :mod:`ingest.catalog`), ``movielens:PATH`` for a
-            MovieLens 100K folder, or ``synthetic:USERS,ITEMS[,SEED]`` for the
-            synthetic generator (e.g. ``synthetic:1000,500,7``).
-
-    Raises:
-        IngestError: the spec names nothing readable.
-        RecordError: a record is malformed.
-
-    Example:
-        >>> ds = read_dataset("movielens:../shared/datasets/ml-100k")  # doctest: +SKIP
-        >>> snap = ds.to_snapshot()  # doctest: +SKIP
-    """
-    text = str(spec)
-    scheme, sep, rest = text.partition(":")
-    if sep and scheme == "movielens":
-        from ingest.movielens import read_movielens
-
-        return read_movielens(rest)
-    if sep and scheme == "synthetic":
-        from ingest.synthetic import generate_synthetic
-
-        try:
-            nums = [int(x) for x in rest.split(",")]
-            if len(nums) not in (2, 3):
-                raise ValueError
-        except ValueError:
-            raise IngestError(f"dataset spec {text!r}: expected synthetic:USERS,ITEMS[,SEED] "
-                              f"with integers") from None
-        return generate_synthetic(nums[0], nums[1], nums[2] if len(nums) == 3 else 0).to_dataset()
-    from ingest.catalog import read_catalog
-
-    path = Path(text)
-    if not path.exists():
-        raise IngestError(f"dataset spec {text!r}: no such folder (expected a catalog folder, "
-                          f"movielens:PATH or synthetic:USERS,ITEMS[,SEED])")
-    return read_catalog(path)

@@ -34,7 +34,7 @@ from ingest.rdf_reader import iter_rdf_items
 from ingest.synthetic import generate_synthetic
 from ingest.validation import DuplicateCheck, OnError, RejectLog, check_on_error
 from kg.records import InteractionRecord
-from kg.schema import ensure_schema
+from kg.indexes import ensure_schema
 
 if TYPE_CHECKING:
     from kg.writer import GraphWriter

@@ -38,23 +38,23 @@ _WHERE = {
     "snapshot_from_records": "kg.snapshot",
     "LocalNeo4j": "kg.server", "ServerStatus": "kg.server", "Credentials": "kg.server",
     "connect": "kg.connection",
-    "ensure_schema": "kg.schema", "ensure_vector_index": "kg.schema",
+    "ensure_schema": "kg.indexes", "ensure_vector_index": "kg.indexes",
     "GraphWriter": "kg.writer", "aggregate_interactions": "kg.writer",
     "export_snapshot": "kg.export",
     "write_embeddings": "kg.embeddings", "read_embeddings": "kg.embeddings",
     "query_similar_items": "kg.embeddings",
     "export_turtle": "kg.rdf",
-    "cypher_file": "kg.analyst", "cypher_files": "kg.analyst",
+    "cypher_file": "kg.cypher_files", "cypher_files": "kg.cypher_files",
 }
 
 if TYPE_CHECKING:
-    from kg.analyst import cypher_file, cypher_files
+    from kg.cypher_files import cypher_file, cypher_files
     from kg.connection import connect
     from kg.embeddings import query_similar_items, read_embeddings, write_embeddings
     from kg.export import export_snapshot
     from kg.rdf import export_turtle
     from kg.records import InteractionRecord, ItemRecord, SourceRef, UserRecord, attribute_id
-    from kg.schema import ensure_schema, ensure_vector_index
+    from kg.indexes import ensure_schema, ensure_vector_index
     from kg.server import Credentials, LocalNeo4j, ServerStatus
     from kg.snapshot import GraphSnapshot, id_sort_key, snapshot_from_records
     from kg.writer import GraphWriter, aggregate_interactions

@@ -50,7 +50,11 @@ def connect(settings: Settings, *, start: bool = False) -> neo4j.Driver:
         creds = server.credentials()
         uri, user, password = creds.uri, creds.user, creds.password.get_secret_value()
     try:
-        driver = neo4j.GraphDatabase.driver(uri, auth=(user, password))
+        # notifications off at the driver: "index already exists" and "property key does
+        # not exist" notices are ~700 characters each and say nothing to a user
+        driver = neo4j.GraphDatabase.driver(
+            uri, auth=(user, password),
+            notifications_min_severity=neo4j.NotificationMinimumSeverity.OFF)
     except (DriverError, ValueError) as e:
         raise ServerError(f"cannot create a Neo4j driver for {uri!r}: {e}") from e
     try:

@@ -3,7 +3,7 @@
 Embeddings are stored as ``embedding`` (list of float) plus ``embeddingVersion``
 (the model version string) on ``Item`` or ``User`` nodes, keyed by business id.
 ``Item.embedding`` is served by the cosine vector index ``item_embedding``
-(create it with :func:`kg.schema.ensure_vector_index`).
+(create it with :func:`kg.indexes.ensure_vector_index`).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import neo4j
@@ -19,10 +20,12 @@ from neo4j.exceptions import DriverError, Neo4jError
 from tqdm.auto import tqdm
 
 from kg import queries as q
+from kg.records import ItemRecord
 from kg.schema import ITEM, ITEM_EMBEDDING_INDEX, USER
 from kgrec.errors import GraphError, NotFoundError, SchemaError, TrainingError, WriteError
 
-__all__ = ["query_similar_items", "read_embeddings", "set_embeddings_tx", "write_embeddings"]
+__all__ = ["ItemEmbedding", "query_similar_items", "read_embeddings", "set_item_embeddings_tx",
+           "write_embeddings", "write_item_embeddings_if_unchanged"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,13 +40,78 @@ def _label(label: str) -> Literal["Item", "User"]:
     raise SchemaError(f"embedding label must be one of 'Item', 'User'; got {label!r}")
 
 
-def set_embeddings_tx(tx: neo4j.ManagedTransaction, label: NodeLabel, rows: list[list[object]],
-                      model_version: str) -> None:
-    """Transaction function: set ``embedding``/``embeddingVersion`` from ``[id, vector]``
-    rows (items: ``[id, vector, content hash]`` rows also set ``contentHash``); an
-    unknown id raises :class:`NotFoundError` (and the transaction rolls back)."""
+@dataclass(frozen=True, eq=False)
+class ItemEmbedding:
+    """An item embedded after training, as :func:`write_item_embeddings_if_unchanged`
+    writes it.
+
+    Attributes:
+        item: the content the embedding was computed from.
+        embedding: ``float [dim]``.
+        content_hash: :func:`kg.records.content_hash` of ``item``.
+        text_feature: ``float [D]`` the item's text features (serving processes rebuild
+            its item–item term from them without a text encoder), or None.
+    """
+
+    item: ItemRecord
+    embedding: np.ndarray
+    content_hash: str
+    text_feature: np.ndarray | None = None
+
+    def row(self) -> dict[str, object]:
+        """The query row of :data:`kg.queries.SET_ITEM_EMBEDDING_IF_UNCHANGED`."""
+        i = self.item
+        feature = None if self.text_feature is None else \
+            np.asarray(self.text_feature, np.float64).tolist()
+        return {"id": i.id, "embedding": np.asarray(self.embedding, np.float64).tolist(),
+                "hash": self.content_hash, "feature": feature, "title": i.title,
+                "description": i.description, "attributes": sorted(i.attribute_ids())}
+
+
+def set_item_embeddings_tx(tx: neo4j.ManagedTransaction, rows: list[dict[str, object]],
+                           model_version: str) -> set[str]:
+    """Transaction function of :func:`write_item_embeddings_if_unchanged`."""
+    result = tx.run(q.SET_ITEM_EMBEDDING_IF_UNCHANGED, rows=rows, version=model_version)
+    return {r["id"] for r in result}
+
+
+def write_item_embeddings_if_unchanged(driver: neo4j.Driver, items: Sequence[ItemEmbedding],
+                                       model_version: str, database: str = "neo4j"
+                                       ) -> set[str]:
+    """Store the embeddings of items embedded after training (with their content hash
+    and text features, stamping ``changedAt``), each only if the item's stored title,
+    description and attributes are still the ones it was computed from.
+
+    Returns:
+        The ids written; an item left out changed meanwhile (its new content is
+        embedded by whoever changed it, or by the next refresh).
+
+    Raises:
+        TrainingError: an embedding is not finite.
+        WriteError: Neo4j failed (nothing was written).
+    """
+    for it in items:
+        if not np.isfinite(it.embedding).all():
+            raise TrainingError(f"item {it.item.id!r}: embedding contains NaN or inf")
+    if not items:
+        return set()
+    try:
+        with driver.session(database=database) as session:
+            return session.execute_write(set_item_embeddings_tx, [it.row() for it in items],
+                                         model_version)
+    except (Neo4jError, DriverError) as e:
+        raise WriteError(f"writing {len(items)} item embeddings failed: {e}") from e
+
+
+def _set_embeddings_tx(tx: neo4j.ManagedTransaction, label: NodeLabel,
+                       rows: list[list[object]], model_version: str, skip_missing: bool
+                       ) -> None:
+    """Set ``embedding``/``embeddingVersion`` from ``[id, vector]`` rows (items:
+    ``[id, vector, content hash]``); an unknown id raises :class:`NotFoundError` (and the
+    transaction rolls back) unless ``skip_missing``."""
     ids = [r[0] for r in rows]
-    missing = tx.run(q.MISSING_NODES[label], ids=ids).single(strict=True)["missing"]
+    missing = [] if skip_missing else \
+        tx.run(q.MISSING_NODES[label], ids=ids).single(strict=True)["missing"]
     if missing:
         shown = ", ".join(repr(m) for m in missing[:5])
         raise NotFoundError(f"{label} embeddings: {len(missing)} unknown {label.lower()} "
@@ -55,7 +123,8 @@ def set_embeddings_tx(tx: neo4j.ManagedTransaction, label: NodeLabel, rows: list
 def write_embeddings(driver: neo4j.Driver, label: NodeLabel, ids: Sequence[str],
                      vectors: np.ndarray, model_version: str, database: str = "neo4j",
                      batch_size: int = 5_000, show_progress: bool | None = None,
-                     content_hashes: Sequence[str] | None = None) -> int:
+                     content_hashes: Sequence[str] | None = None,
+                     skip_missing: bool = False) -> int:
     """Set ``embedding`` and ``embeddingVersion`` on existing nodes.
 
     Args:
@@ -69,6 +138,10 @@ def write_embeddings(driver: neo4j.Driver, label: NodeLabel, ids: Sequence[str],
         show_progress: progress bar; ``None`` = on when this logger is at INFO or below.
         content_hashes: items only: ``contentHash`` per row, set with the embedding (so
             a stored hash always names the content its embedding was computed from).
+        skip_missing: ids without a node are skipped instead of raising.
+
+    A bulk write-back of a trained model: it does not stamp ``changedAt`` (serving
+    processes take a new model's embeddings from its checkpoint).
 
     Returns:
         Number of nodes updated.
@@ -104,7 +177,8 @@ def write_embeddings(driver: neo4j.Driver, label: NodeLabel, ids: Sequence[str],
                 [ids[j], values[j]] + ([content_hashes[j]] if content_hashes is not None else [])
                 for j in range(start, min(start + batch_size, len(ids)))]
             try:
-                session.execute_write(set_embeddings_tx, lbl, rows, model_version)
+                session.execute_write(_set_embeddings_tx, lbl, rows, model_version,
+                                      skip_missing)
             except (Neo4jError, DriverError) as e:
                 raise WriteError(f"writing {len(rows)} {lbl} embedding rows failed: {e}") from e
             n += len(rows)

@@ -1,6 +1,6 @@
 """Explanation paths in Neo4j: confirm that paths exist, run one for analysts.
 
-Three path shapes (see :mod:`kg.queries_explain`)::
+Three path shapes (see :mod:`kg.queries_serving`)::
 
     attribute:      (u)-[:INTERACTED]->(j)-[:HAS_ATTRIBUTE]->(a)<-[:HAS_ATTRIBUTE]-(i)
     collaborative:  (u)-[:INTERACTED]->(j)<-[:INTERACTED]-(v)-[:INTERACTED]->(i)
@@ -19,7 +19,7 @@ from typing import Any
 import neo4j
 from neo4j.exceptions import DriverError, Neo4jError
 
-from kg import queries_explain as qe
+from kg import queries_serving as qe
 from kgrec.errors import GraphError
 
 __all__ = ["existing_paths", "run_path"]
@@ -33,14 +33,14 @@ def _known(cypher: str) -> str:
     for q in _KIND:
         if q == cypher:
             return q
-    raise GraphError("only the kg.queries_explain PATH_* queries can be run")
+    raise GraphError("only the kg.queries_serving PATH_* queries can be run")
 
 
 def existing_paths(driver: neo4j.Driver, paths: Sequence[tuple[str, dict[str, Any]]],
                    database: str = "neo4j") -> list[bool]:
     """For each ``(PATH_* query, parameters)``, whether Neo4j holds that path.
 
-    One round trip for the batch (:data:`kg.queries_explain.PATHS_EXIST`); every
+    One round trip for the batch (:data:`kg.queries_serving.PATHS_EXIST`); every
     node of a path is anchored by its unique id.
 
     Raises:
@@ -61,7 +61,7 @@ def run_path(driver: neo4j.Driver, cypher: str, parameters: dict[str, object],
              database: str = "neo4j") -> int:
     """Run a ``PATH_*`` query and return the number of paths it matched (tests, checks).
 
-    ``cypher`` must be one of the :mod:`kg.queries_explain` ``PATH_*`` constants.
+    ``cypher`` must be one of the :mod:`kg.queries_serving` ``PATH_*`` constants.
 
     Raises:
         GraphError: ``cypher`` is not one of them, or Neo4j failed.

@@ -45,6 +45,7 @@ __all__ = [
     "SCHEMA_STATEMENTS",
     "SET_EMBEDDINGS",
     "SET_ITEM_EMBEDDINGS_AND_HASHES",
+    "SET_ITEM_EMBEDDING_IF_UNCHANGED",
     "SHOW_VECTOR_INDEX",
 ]
 
@@ -57,6 +58,8 @@ SCHEMA_STATEMENTS: Final[tuple[LiteralString, ...]] = (
     f"CREATE INDEX attribute_kind IF NOT EXISTS FOR (n:{ATTRIBUTE}) ON (n.kind)",
     f"CREATE INDEX item_created_at IF NOT EXISTS FOR (n:{ITEM}) ON (n.createdAt)",
     f"CREATE INDEX item_updated_at IF NOT EXISTS FOR (n:{ITEM}) ON (n.updatedAt)",
+    f"CREATE INDEX item_changed_at IF NOT EXISTS FOR (n:{ITEM}) ON (n.changedAt)",
+    f"CREATE INDEX user_changed_at IF NOT EXISTS FOR (n:{USER}) ON (n.changedAt)",
 )
 
 SHOW_VECTOR_INDEX: Final[LiteralString] = (
@@ -72,18 +75,20 @@ DROP_VECTOR_INDEX: Final[LiteralString] = f"DROP INDEX {ITEM_EMBEDDING_INDEX} IF
 
 # -- writes -----------------------------------------------------------------
 
-#: rows: ``{id, title, description}``; createdAt/updatedAt are Unix milliseconds, and
-#: updatedAt moves only when the text (here) or the attribute edges (below) change
+#: rows: ``{id, title, description}``; createdAt/updatedAt/changedAt are Unix
+#: milliseconds, and updatedAt/changedAt move only when the text (here) or the attribute
+#: edges (below) change
 MERGE_ITEMS: Final[LiteralString] = (
     "WITH timestamp() AS now UNWIND $rows AS row "
     f"MERGE (n:{ITEM} {{id: row.id}}) ON CREATE SET n.createdAt = now "
     "WITH n, row, now WHERE n.updatedAt IS NULL OR coalesce(n.title, '') <> row.title "
     "OR coalesce(n.description, '') <> row.description "
-    "SET n.title = row.title, n.description = row.description, n.updatedAt = now"
+    "SET n.title = row.title, n.description = row.description, n.updatedAt = now, "
+    "n.changedAt = now"
 )
-#: rows: ``{id}``
+#: rows: ``{id}``; a new user is a change serving must see (it becomes recommendable to)
 MERGE_USERS: Final[LiteralString] = (
-    f"UNWIND $rows AS row MERGE (n:{USER} {{id: row.id}})"
+    f"UNWIND $rows AS row MERGE (n:{USER} {{id: row.id}}) ON CREATE SET n.changedAt = timestamp()"
 )
 #: rows: ``{id, kind, value}``
 MERGE_ATTRIBUTES: Final[LiteralString] = (
@@ -96,7 +101,8 @@ def _remove_stale(label: LiteralString) -> LiteralString:
     # rows: {id, attribute_ids}; drops the edges an updated record no longer lists. The
     # hint keeps the plan on one seek per row: after a wipe and reload, stale index
     # samples made the planner scan every Item (or every Attribute's edges) per row
-    stamp: LiteralString = " SET n.updatedAt = timestamp()" if label == ITEM else ""
+    stamp: LiteralString = (" SET n.updatedAt = timestamp(), n.changedAt = timestamp()"
+                            if label == ITEM else " SET n.changedAt = timestamp()")
     return (
         f"UNWIND $rows AS row MATCH (n:{label} {{id: row.id}})-[r:{HAS_ATTRIBUTE}]->"
         f"(a:{ATTRIBUTE}) USING INDEX SEEK n:{label}(id) "
@@ -106,7 +112,8 @@ def _remove_stale(label: LiteralString) -> LiteralString:
 
 def _merge_edges(label: LiteralString) -> LiteralString:
     # rows: [owner_id, attribute_id]
-    stamp: LiteralString = " ON CREATE SET n.updatedAt = timestamp()" if label == ITEM else ""
+    stamp: LiteralString = (" ON CREATE SET n.updatedAt = timestamp(), n.changedAt = timestamp()"
+                            if label == ITEM else " ON CREATE SET n.changedAt = timestamp()")
     return (
         f"UNWIND $rows AS row MATCH (n:{label} {{id: row[0]}}) "
         f"MATCH (a:{ATTRIBUTE} {{id: row[1]}}) MERGE (n)-[:{HAS_ATTRIBUTE}]->(a){stamp}"
@@ -125,8 +132,11 @@ MISSING_ITEMS: Final[LiteralString] = (
     f"UNWIND $ids AS id OPTIONAL MATCH (n:{ITEM} {{id: id}}) "
     "WITH id, n WHERE n IS NULL RETURN collect(id) AS missing"
 )
-#: ids: distinct user ids of a batch (merged first: no Eager in MERGE_INTERACTIONS)
-MERGE_USER_IDS: Final[LiteralString] = f"UNWIND $ids AS id MERGE (:{USER} {{id: id}})"
+#: ids: distinct user ids of a batch (merged first: no Eager in MERGE_INTERACTIONS); their
+#: interactions change, so serving must re-read them
+MERGE_USER_IDS: Final[LiteralString] = (
+    f"UNWIND $ids AS id MERGE (u:{USER} {{id: id}}) SET u.changedAt = timestamp()"
+)
 #: rows: ``[user_id, item_id, weight, ts]``; users and items exist
 MERGE_INTERACTIONS: Final[LiteralString] = (
     f"UNWIND $rows AS row MATCH (u:{USER} {{id: row[0]}}) MATCH (i:{ITEM} {{id: row[1]}}) "
@@ -169,7 +179,7 @@ DELETE_ALL: Final[LiteralString] = (
 
 
 def _set_embeddings(label: LiteralString) -> LiteralString:
-    # rows: [id, vector]
+    # rows: [id, vector]; a bulk write-back (a new model), not a change serving re-reads
     return (
         f"UNWIND $rows AS row MATCH (n:{label} {{id: row[0]}}) "
         "SET n.embedding = row[1], n.embeddingVersion = $version"
@@ -193,11 +203,26 @@ def _read_embeddings(label: LiteralString) -> LiteralString:
 SET_EMBEDDINGS: Final[dict[str, LiteralString]] = {
     ITEM: _set_embeddings(ITEM), USER: _set_embeddings(USER),
 }
-#: rows: ``[id, vector, content hash]``: an item's hash is stored with the embedding of
-#: that content, in the same statement
+#: rows: ``[id, vector, content hash]``: the write-back of a trained model; each item's
+#: hash names the content its embedding was computed from (a text feature stored by
+#: ``add_items`` is no longer needed: the checkpoint holds the item)
 SET_ITEM_EMBEDDINGS_AND_HASHES: Final[LiteralString] = (
     f"UNWIND $rows AS row MATCH (n:{ITEM} {{id: row[0]}}) "
-    "SET n.embedding = row[1], n.embeddingVersion = $version, n.contentHash = row[2]"
+    "SET n.embedding = row[1], n.embeddingVersion = $version, n.contentHash = row[2] "
+    "REMOVE n.textFeature"
+)
+#: rows: ``{id, embedding, hash, feature, title, description, attributes}``: an item
+#: embedded after training, written only if its stored content is still the content the
+#: embedding was computed from (a compare-and-set: a concurrent writer's newer text
+#: never gets this embedding); returns the ids written
+SET_ITEM_EMBEDDING_IF_UNCHANGED: Final[LiteralString] = (
+    f"UNWIND $rows AS row MATCH (n:{ITEM} {{id: row.id}}) "
+    f"WITH n, row, [(n)-[:{HAS_ATTRIBUTE}]->(a:{ATTRIBUTE}) | a.id] AS attrs "
+    "WHERE coalesce(n.title, '') = row.title AND coalesce(n.description, '') = row.description "
+    "AND size(attrs) = size(row.attributes) AND all(a IN attrs WHERE a IN row.attributes) "
+    "SET n.embedding = row.embedding, n.embeddingVersion = $version, n.contentHash = row.hash, "
+    "n.textFeature = row.feature, n.changedAt = timestamp() "
+    "RETURN n.id AS id"
 )
 MISSING_NODES: Final[dict[str, LiteralString]] = {
     ITEM: _missing_nodes(ITEM), USER: _missing_nodes(USER),

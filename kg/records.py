@@ -8,11 +8,13 @@ so that errors can name the file and line.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 __all__ = ["InteractionRecord", "ItemRecord", "SourceRef", "UserRecord", "attribute_id",
-           "attributes_by_kind"]
+           "attributes_by_kind", "content_hash"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,12 @@ def attributes_by_kind(attribute_ids: Iterable[str]) -> dict[str, list[str]]:
         kind, _, value = key.partition(":")
         out.setdefault(kind, []).append(value)
     return out
+
+
+def content_hash(title: str, description: str, attribute_ids: Iterable[str]) -> str:
+    """SHA-256 of an item's text and attribute set: what its embedding depends on."""
+    payload = json.dumps([title, description, sorted(set(attribute_ids))], ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 def _freeze(attributes: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:

@@ -10,20 +10,25 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any, LiteralString, TypeVar
 
 import neo4j
+import numpy as np
 from neo4j.exceptions import DriverError, Neo4jError
 from tqdm.auto import tqdm
 
 from kg import queries as q
+from kg import queries_serving as qs
+from kg.changes import StoredItem, stored_item
+from kg.embeddings import ItemEmbedding, set_item_embeddings_tx
 from kg.records import InteractionRecord, ItemRecord, UserRecord, attribute_id
 from kg.schema import ITEM, USER
 from kgrec.errors import RecordError, WriteError
 
-__all__ = ["GraphWriter", "aggregate_interactions"]
+__all__ = ["GraphWriter", "aggregate_interactions", "rehearse_item_write"]
 
 logger = logging.getLogger(__name__)
 
@@ -202,3 +207,43 @@ class GraphWriter:
         tx.run(q.MERGE_USER_IDS, ids=list(dict.fromkeys(r.user_id for r in batch))).consume()
         rows = [[r.user_id, r.item_id, float(r.weight), int(r.ts)] for r in batch]
         tx.run(q.MERGE_INTERACTIONS, rows=rows).consume()
+
+
+class _Rollback(Exception):
+    """Ends :func:`rehearse_item_write`'s transaction function: the driver rolls back."""
+
+
+def rehearse_item_write(driver: neo4j.Driver, dim: int, database: str = "neo4j") -> StoredItem:
+    """Run the statements ``Recommender.add_items`` runs for one item (read its state,
+    MERGE it with an attribute edge, set its embedding if unchanged) for a sentinel
+    item, in a transaction that is rolled back: nothing is written.
+
+    A freshly started server plans those statements and loads their write paths on
+    their first run (seconds, which would otherwise fall on the first new item).
+
+    Returns:
+        The sentinel as the transaction saw it before the rollback.
+
+    Raises:
+        WriteError: Neo4j failed.
+    """
+    item = ItemRecord(f"kgrec-warm-up-{uuid.uuid4().hex}", "warm-up", "",
+                      {"kgrec": ("warm-up",)})
+    row = ItemEmbedding(item, np.eye(1, dim, dtype=np.float32)[0], "").row()
+    seen: list[StoredItem] = []
+
+    def work(tx: neo4j.ManagedTransaction) -> None:
+        tx.run(qs.ITEM_STATE, ids=[item.id]).consume()
+        GraphWriter.items_tx(tx, [item])
+        set_item_embeddings_tx(tx, [row], "warm-up")
+        seen.append(stored_item(tx.run(qs.ITEM_STATE, ids=[item.id]).single(strict=True)))
+        raise _Rollback
+
+    try:
+        with driver.session(database=database) as session:
+            session.execute_write(work)
+    except _Rollback:
+        pass
+    except (Neo4jError, DriverError) as e:
+        raise WriteError(f"rehearsing an item write failed: {e}") from e
+    return seen[0]

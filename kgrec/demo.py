@@ -20,11 +20,17 @@ import time
 from collections import Counter
 from collections.abc import Container
 from itertools import count
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from kgrec.errors import RequestError
 from kgrec.settings import Settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from kgrec.recommender import Recommender
 
 __all__ = ["new_item_for_topic", "run_demo"]
 
@@ -63,16 +69,33 @@ def _load(settings: Settings, driver: object, dataset: str, n_users: int, n_item
     raise RequestError(f"--dataset must be 'synthetic' or 'movielens:PATH', got {dataset!r}")
 
 
+def _demo_user(rec: Recommender) -> str:
+    """The first of ``u0`` / ``1`` that has interactions (else the first such user)."""
+    state = rec.state
+    candidates = ("u0", "1", *state.model.graph.user_ids)
+    return next(u for u in candidates if (s := state.user(u)) is not None and len(s.seen))
+
+
+def _main_category(rec: Recommender, user: str) -> str:
+    """The category (or genre) most of ``user``'s items carry."""
+    state = rec.state
+    seen = state.user(user)
+    rows = seen.seen.tolist() if seen is not None else []
+    cats = Counter(a.partition(":")[2] for r in rows for a in state.catalog.attributes(r)
+                   if a.startswith(("category:", "genre:")))
+    return cats.most_common(1)[0][0] if cats else ""
+
+
 def run_demo(settings: Settings, *, dataset: str = "synthetic", n_users: int = 2_000,
              n_items: int = 1_000, max_epochs: int = 30) -> None:
     """Run the demo (see the module docstring), printing with rich."""
     from rich.console import Console
     from rich.rule import Rule
 
-    from kg.analyst import cypher_file
     from kg.connection import connect
-    from kg.schema import ensure_schema
-    from kgrec.cli.commands_serve import _print_recs, print_explanation, print_ingest_summary
+    from kg.cypher_files import cypher_file
+    from kg.indexes import ensure_schema
+    from kgrec.render import print_explanation, print_ingest_summary, print_recommendations
     from kgrec.recommender import Recommender
     from kgrec.workflows import train_from_graph
 
@@ -91,44 +114,33 @@ def run_demo(settings: Settings, *, dataset: str = "synthetic", n_users: int = 2
         console.print(f"model {trained.version}: {trained}; trained in "
                       f"{time.perf_counter() - t1:.0f}s")
         verb = "watched" if dataset.startswith("movielens") else "bought"
-        rec = Recommender(settings, trained=trained, driver=driver,
-                          interaction_verb=verb)
+        t1 = time.perf_counter()
+        rec = Recommender(settings, driver=driver, interaction_verb=verb)
+        console.print(f"recommender ready in {time.perf_counter() - t1:.2f}s from checkpoint "
+                      f"{trained.version} (no graph export)")
         console.print(f"recommender warmed up in {rec.warm_up():.1f}s (text encoder loaded, "
                       "add_items and explain run once in Neo4j, nothing written)")
         console.print(Rule("4. Recommend and explain"))
-        user = next((u for u in ("u0", "1") if rec._seen.get(u)), min(rec._seen))
+        user = _demo_user(rec)
         top = rec.recommend(user, k=10)
-        _print_recs(rec, top, f"Top-10 for {user}", False)
+        print_recommendations(rec, top, f"Top-10 for {user}")
         print_explanation(rec, rec.explain(user, top[0].item_id))
         console.print(Rule("5. A brand-new item, recommendable at once"))
-        cats = Counter(a.partition(":")[2] for r in rec._seen[user]
-                       for a in rec.items.attributes[r] if a.startswith(("category:", "genre:")))
-        category = cats.most_common(1)[0][0] if cats else ""
-        new = new_item_for_topic(category, rec.items.index)
+        catalog = rec.state.catalog
+        taken = {catalog.id_of(r) for r in range(len(catalog))}
+        new = new_item_for_topic(_main_category(rec, user), taken)
         console.print(json.dumps(new, indent=1), markup=False)
         t2 = time.perf_counter()
         like = rec.similar_to_text(str(new["description"]), k=5)
-        _print_recs(rec, like, "Already in the catalog, closest to its description "
-                    f"(similar_to_text, {(time.perf_counter() - t2) * 1000:.0f} ms)", False)
+        print_recommendations(rec, like, "Already in the catalog, closest to its description "
+                              f"(similar_to_text, {(time.perf_counter() - t2) * 1000:.0f} ms)")
         t2 = time.perf_counter()
         summary = rec.add_items([new])
         print_ingest_summary(summary, f"add_items ({(time.perf_counter() - t2) * 1000:.0f} ms "
                                       "from call to recommendable)")
         new_id = str(new["id"])
-        _print_recs(rec, rec.similar_items(new_id, k=5), f"similar_items({new_id!r})", False)
-        full = rec.recommend(user, k=len(rec.items))
-        rank = full.item_ids.index(new_id) + 1 if new_id in full.item_ids else None
-        console.print(f"rank of {new_id} for {user}: {rank} of {len(full)}")
-        row = rec.items.index[new_id]
-        scores = rec.trained.user_emb @ rec.items.emb[row]
-        best_users = [rec.trained.user_ids[i] for i in np.argsort(-scores)[:5]]
-        for u in best_users:
-            r = rec.recommend(u, k=len(rec.items)).item_ids
-            console.print(f"  {u}: {new_id} ranks {r.index(new_id) + 1 if new_id in r else '-'}")
-        fan = best_users[0]
-        _print_recs(rec, rec.recommend(fan, k=10, new_items=1),
-                    f"Top-10 for {fan} with a slot for new items (new_items=1)", False)
-        print_explanation(rec, rec.explain(fan, new_id))
+        print_recommendations(rec, rec.similar_items(new_id, k=5), f"similar_items({new_id!r})")
+        _show_audience(rec, console, user, new_id)
         console.print(Rule("6. The same in Neo4j Browser"))
         console.print(":params " + json.dumps({"item_id": new_id, "k": 5}), markup=False)
         console.print(cypher_file("similar_items"), markup=False)
@@ -138,3 +150,27 @@ def run_demo(settings: Settings, *, dataset: str = "synthetic", n_users: int = 2
         console.print(f"demo finished in {time.perf_counter() - t0:.0f}s")
     finally:
         driver.close()
+
+
+def _show_audience(rec: Recommender, console: Console, user: str, new_id: str) -> None:
+    """Where the new item ranks for the demo user and for the users it fits best, one
+    such user's list with a new-item slot, and why."""
+    from kgrec.render import print_explanation, print_recommendations
+
+    state = rec.state
+    n = len(state.catalog)
+    full = rec.recommend(user, k=n).item_ids
+    rank = full.index(new_id) + 1 if new_id in full else None
+    console.print(f"rank of {new_id} for {user}: {rank} of {len(full)}")
+    row = state.catalog.row_of(new_id)
+    assert row is not None
+    item_vec = state.scorer.item_emb(np.asarray([row]))[0]
+    scores = state.model.user_emb @ item_vec
+    best_users = [state.model.graph.user_ids[i] for i in np.argsort(-scores)[:5]]
+    for u in best_users:
+        r = rec.recommend(u, k=n).item_ids
+        console.print(f"  {u}: {new_id} ranks {r.index(new_id) + 1 if new_id in r else '-'}")
+    fan = best_users[0]
+    print_recommendations(rec, rec.recommend(fan, k=10, new_items=1),
+                          f"Top-10 for {fan} with a slot for new items that fit (new_items=1)")
+    print_explanation(rec, rec.explain(fan, new_id))

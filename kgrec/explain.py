@@ -1,25 +1,21 @@
-"""Explanations: graph paths from a user to a recommended item, ranked by the model.
+"""Explanations that explain the score: which of the user's items and profile attributes
+a recommendation's score comes from, and the graph path that links each to the item.
 
-A path's **contribution** is the geometric mean of the cosine similarities of the
-model embeddings of consecutive nodes on it (negative cosines count as 0)::
+A score (:mod:`gnn.scorer`) is ``v · e_i + β x_u B[:, i]``. Both parts split exactly
+over the user's neighbours: the user's embedding is its layer 0 plus one share per
+neighbour (:func:`gnn.infer.decompose_user`), and the item–item term is one ``β B[j, i]``
+per held item ``j`` (``β W[j] · f_i`` for a new item). So every held item ``j`` has a
+contribution ``c_j`` (embedding share plus item–item share), every profile attribute
+``a`` one ``c_a``, and the rest is the user's own layer 0 (its ID embedding and
+profile text)::
 
-    attribute      u → j → a ← i      (cos(u,j) · cos(j,a) · cos(a,i)) ** (1/3)
-    collaborative  u → j ← v → i      (cos(u,j) · cos(j,v) · cos(v,i)) ** (1/3)
-    profile        u → a ← i          (cos(u,a) · cos(a,i)) ** (1/2)
+    score = own + Σ_j c_j + Σ_a c_a
 
-so a path is strong when every hop is one the model itself considers close, and
-paths of different lengths stay comparable. Attribute embeddings are the trained
-layer means of the attribute nodes; a node the model does not know (a brand-new
-attribute value) contributes 0.
-
-**Search.** Every path of the three shapes is scored, vectorised, over the serving
-process's mirror of the graph (:class:`PathSource`: the users' items, the items'
-users and attributes), so the cost is ``O(|items of u| · |users of i|)`` array work,
-not a Cypher expansion of up to millions of paths on a dense graph. The best path
-per intermediate node is kept, and the winners are **confirmed in Neo4j** with the
-exact parameterised query each path carries (:func:`kg.explain.existing_paths`):
-an explanation never shows a path the database does not hold, and an analyst can
-paste that query into Neo4j Browser to see it.
+The strongest positive contributions become paths: a held item that shares an attribute
+with the target (``u → j → a ← i``), or, failing that, one that a co-user also holds
+(``u → j ← v → i``); a profile attribute the target carries (``u → a ← i``). Each path is
+confirmed in Neo4j with the parameterised Cypher it carries, and the explanation states
+the share of the score its paths account for.
 """
 
 from __future__ import annotations
@@ -30,20 +26,23 @@ from typing import Any
 
 import numpy as np
 
-from kg import queries_explain as qe
+from gnn.infer import decompose_user, user_neighbours
+from kg import queries_serving as qs
+from kgrec.state import ServingState, UserState
 
-__all__ = ["Explanation", "ExplanationPath", "PathSource", "ScoredPath", "best_paths",
-           "search_paths", "to_path"]
+__all__ = ["Explanation", "ExplanationPath", "explain_score"]
+
 
 @dataclass(frozen=True)
 class ExplanationPath:
-    """One user→item path.
+    """One user→item path and the part of the score it carries.
 
     Attributes:
         kind: ``attribute``, ``collaborative`` or ``profile``.
         nodes: ``[(label, id), ...]`` from the user to the item.
         relationships: relationship types between consecutive nodes.
-        score: contribution (see module docstring), in ``[0, 1]``.
+        contribution: the part of the score that comes through this path's first node
+            (a held item or a profile attribute), on the score's scale.
         reason: one sentence for people.
         cypher: a query returning exactly this path (column ``p``).
         parameters: its parameters.
@@ -52,7 +51,7 @@ class ExplanationPath:
     kind: str
     nodes: list[tuple[str, str]]
     relationships: list[str]
-    score: float
+    contribution: float
     reason: str
     cypher: str
     parameters: dict[str, Any] = field(default_factory=dict)
@@ -60,44 +59,72 @@ class ExplanationPath:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"kind": self.kind, "nodes": [list(n) for n in self.nodes],
-                "relationships": list(self.relationships), "score": self.score,
+                "relationships": list(self.relationships), "contribution": self.contribution,
                 "reason": self.reason, "cypher": self.cypher, "parameters": self.parameters}
 
 
 @dataclass(frozen=True)
 class Explanation:
-    """Why ``item_id`` is recommended to ``user_id``: the strongest paths, best first.
+    """Why ``item_id`` is recommended to ``user_id``.
 
     Attributes:
         user_id, item_id: the pair.
-        score: the recommendation score of the pair (same scale as ``recommend``).
-        paths: ranked paths (scores non-increasing); empty when none connect them.
+        score: the recommendation score (as in ``recommend``).
+        paths: the paths, by contribution (largest first).
+        explained: the share of ``score`` the paths' contributions account for.
+        parts: the score split: ``items`` (all held items), ``profile`` (profile
+            attributes), ``own`` (the user's layer 0).
     """
 
     user_id: str
     item_id: str
     score: float
     paths: list[ExplanationPath]
+    explained: float = 0.0
+    parts: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"user_id": self.user_id, "item_id": self.item_id, "score": self.score,
+                "explained": self.explained, "parts": dict(self.parts),
                 "paths": [p.to_dict() for p in self.paths]}
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    """Rows (or a vector) scaled to unit length; zero rows stay zero."""
-    x = np.asarray(x, dtype=np.float32)
-    norm = np.linalg.norm(x, axis=-1, keepdims=True)
-    return np.asarray(x / np.maximum(norm, 1e-12), dtype=np.float32)
+@dataclass(frozen=True)
+class _Source:
+    """A held item (``row``) or a profile attribute (``attribute``) and its contribution."""
+
+    contribution: float
+    row: int = -1
+    attribute: str = ""
 
 
-def _strength(*cosines: np.ndarray | float) -> np.ndarray:
-    """Geometric mean of cosines clipped at 0 (broadcasting)."""
-    prod = np.ones(1, dtype=np.float32)
-    for c in cosines:
-        prod = prod * np.maximum(np.asarray(c, dtype=np.float32), 0.0)
-    return prod ** (1.0 / len(cosines))
+def _contributions(state: ServingState, user: UserState, row: int) -> tuple[
+        list[_Source], dict[str, float]]:
+    """Each neighbour's contribution to the score of item ``row``, and the split."""
+    model, scorer = state.model, state.scorer
+    if user.vector is None or user.layer0 is None:
+        return [], {}
+    model_rows = user.seen[user.seen < model.num_items]
+    nbrs = user_neighbours(model, model_rows, user.attribute_ids)
+    parts = decompose_user(model, user.layer0, nbrs)
+    e_i = scorer.item_emb(np.asarray([row]))[0]
+    emb = (parts.parts @ e_i) / parts.norm
+    _, off_i, off_a = model.offsets
+    by_row = {int(n) - off_i: float(c) for n, c in zip(parts.neighbours, emb, strict=True)
+              if off_i <= n < off_a}
+    ii = scorer.item_item_contributions(model_rows, row)
+    for j, c in zip(model_rows.tolist(), ii.tolist(), strict=True):
+        by_row[j] = by_row.get(j, 0.0) + c
+    attrs = model.graph.attribute_ids
+    by_attr = {attrs[int(n) - off_a]: float(c)
+               for n, c in zip(parts.neighbours, emb, strict=True) if n >= off_a}
+    sources = [_Source(c, row=j) for j, c in by_row.items()] + \
+        [_Source(c, attribute=a) for a, c in by_attr.items()]
+    split = {"items": float(sum(by_row.values())), "profile": float(sum(by_attr.values())),
+             "own": float(parts.own @ e_i / parts.norm)}
+    sources.sort(key=lambda s: (-s.contribution, s.row, s.attribute))
+    return [s for s in sources if s.contribution > 0], split
 
 
 def _label(attribute: str) -> str:
@@ -105,209 +132,81 @@ def _label(attribute: str) -> str:
     return f"{kind.replace('_', ' ')}: {value}"
 
 
-@dataclass(frozen=True)
-class PathSource:
-    """The serving process's mirror of the graph and the model's embeddings.
-
-    The containers are the facade's live ones (updated by ``add_items`` and
-    ``add_interactions``), so a search always sees the current graph.
-
-    Attributes:
-        item_ids: row -> item id.
-        item_attributes: row -> its attribute ids (``kind:value``).
-        item_emb: ``() -> float32 [rows, dim]`` current item embeddings.
-        seen: user id -> rows of the items the user interacted with.
-        users_of: item row -> ids of the users who interacted with it.
-        user_attributes: user id -> profile attribute ids.
-        embeddings: ``(label, ids) -> float32 [len(ids), dim]`` of users or attributes
-            (zero rows for nodes the model does not know: they contribute 0).
-    """
-
-    item_ids: Sequence[str]
-    item_attributes: Sequence[tuple[str, ...]]
-    item_emb: Callable[[], np.ndarray]
-    seen: Mapping[str, set[int]]
-    users_of: Mapping[int, set[str]]
-    user_attributes: Mapping[str, Sequence[str]]
-    embeddings: Callable[[str, Sequence[str]], np.ndarray]
+def _shared_attribute(state: ServingState, j: int, row: int) -> str | None:
+    """The attribute ``j`` and the target share that the model finds closest to the
+    target (None when they share none)."""
+    shared = sorted(set(state.catalog.attributes(j)) & set(state.catalog.attributes(row)))
+    if not shared:
+        return None
+    rows = state.model.graph.attribute_rows
+    known = [a for a in shared if a in rows]
+    if not known:
+        return shared[0]
+    e_i = state.scorer.item_emb(np.asarray([row]))[0]
+    sims = state.model.attribute_emb[[rows[a] for a in known]] @ e_i
+    return known[int(np.argmax(sims))]
 
 
-@dataclass(frozen=True, order=True)
-class ScoredPath:
-    """A scored path before it is turned into an :class:`ExplanationPath` (sorts best
-    first: by negated score, then kind and ids)."""
-
-    neg_score: float
-    kind: str
-    via: str  # intermediate item (attribute, collaborative) or attribute (profile)
-    other: str = ""  # attribute (attribute) or user (collaborative)
-
-
-def _vector(src: PathSource, label: str, key: str) -> np.ndarray:
-    return _unit(src.embeddings(label, [key])[0])
-
-
-def _scored(kind: str, vias: Sequence[str], others: Sequence[str], score: np.ndarray
-            ) -> list[ScoredPath]:
-    return [ScoredPath(-float(sc), kind, via, other)
-            for via, other, sc in zip(vias, others, score.tolist(), strict=True)]
-
-
-def _attribute_paths(src: PathSource, i_vec: np.ndarray, rows: np.ndarray,
-                     cos_uj: np.ndarray, emb_j: np.ndarray, item_attrs: Sequence[str]
-                     ) -> list[ScoredPath]:
-    """Best ``u → j → a ← i`` per ``j``."""
-    best = np.full(len(rows), -1.0, dtype=np.float32)
-    best_attr = [""] * len(rows)
-    for a in item_attrs:
-        has = np.fromiter((a in src.item_attributes[r] for r in rows.tolist()), bool,
-                          len(rows))
-        if not has.any():
-            continue
-        a_vec = _vector(src, "Attribute", a)
-        score = _strength(cos_uj[has], emb_j[has] @ a_vec, float(a_vec @ i_vec))
-        idx = np.flatnonzero(has)
-        for pos, sc in zip(idx.tolist(), score.tolist(), strict=True):
-            if sc > best[pos] or (sc == best[pos] and a < best_attr[pos]):
-                best[pos], best_attr[pos] = sc, a
-    keep = np.flatnonzero(best >= 0)
-    return _scored("attribute", [src.item_ids[r] for r in rows[keep].tolist()],
-                   [best_attr[k] for k in keep.tolist()], best[keep])
-
-
-def _kth_best(scores: Mapping[tuple[bool, str], float], k: int) -> float:
-    """The ``k``-th best score (``-1`` when there are fewer than ``k``)."""
-    return sorted(scores.values(), reverse=True)[k - 1] if len(scores) >= k else -1.0
-
-
-def _collaborative_paths(src: PathSource, user_id: str, i_row: int, i_vec: np.ndarray,
-                         rows: np.ndarray, cos_uj: np.ndarray, emb_j: np.ndarray,
-                         best: dict[tuple[bool, str], float], k: int | None,
-                         chunk: int = 64) -> list[ScoredPath]:
-    """Best ``u → j ← v → i`` per ``j`` (``v``: the target's other users).
-
-    ``j`` is visited by decreasing ``cos(u, j)``; since a path's score is at most
-    ``cos(u, j) ** (1/3)``, the search stops once that bound falls below the ``k``-th
-    best score per intermediate node found so far (``best``, updated in place), so
-    the top ``k`` are exact and a dense graph costs a fraction of all paths.
-    """
-    others = src.users_of.get(i_row, set()) - {user_id}
+def _path(state: ServingState, user_id: str, source: _Source, row: int, verb: str,
+          co_users: Callable[[int], set[str]]) -> ExplanationPath | None:
+    catalog = state.catalog
+    item_id, target = catalog.id_of(row), catalog.title(row) or catalog.id_of(row)
+    if source.attribute:
+        a = source.attribute
+        if a not in catalog.attributes(row):
+            return None
+        return ExplanationPath(
+            "profile", [("User", user_id), ("Attribute", a), ("Item", item_id)],
+            ["HAS_ATTRIBUTE", "HAS_ATTRIBUTE"], source.contribution,
+            f"Your profile has {_label(a)}, and so does {target}.", qs.PATH_PROFILE,
+            {"user": user_id, "attribute": a, "item": item_id})
+    via_id = catalog.id_of(source.row)
+    via = catalog.title(source.row) or via_id
+    shared = _shared_attribute(state, source.row, row)
+    if shared is not None:
+        return ExplanationPath(
+            "attribute", [("User", user_id), ("Item", via_id), ("Attribute", shared),
+                          ("Item", item_id)], ["INTERACTED", "HAS_ATTRIBUTE", "HAS_ATTRIBUTE"],
+            source.contribution, f"You {verb} {via}, which shares {_label(shared)} with {target}.",
+            qs.PATH_ATTRIBUTE, {"user": user_id, "via": via_id, "attribute": shared,
+                                "item": item_id})
+    others = sorted((co_users(source.row) & co_users(row)) - {user_id})
     if not others:
-        return []
-    out: list[ScoredPath] = []
-    order = np.argsort(-cos_uj, kind="stable")
-    bound = np.maximum(cos_uj, 0.0) ** (1.0 / 3.0)
-    for start in range(0, len(order), chunk):
-        if k is not None and bound[order[start]] < _kth_best(best, k):
-            break
-        pairs_j: list[int] = []
-        pairs_v: list[str] = []
-        for pos in order[start:start + chunk].tolist():
-            shared = src.users_of.get(int(rows[pos]), set()) & others  # C-level intersection
-            pairs_j += [pos] * len(shared)
-            pairs_v += shared
-        if not pairs_v:
-            continue
-        vs = sorted(set(pairs_v))
-        v_pos = {v: n for n, v in enumerate(vs)}
-        emb_v = _unit(src.embeddings("User", vs))
-        jj = np.asarray(pairs_j, dtype=np.int64)
-        vv = np.fromiter((v_pos[v] for v in pairs_v), np.int64, len(pairs_v))
-        score = _strength(cos_uj[jj], np.einsum("nd,nd->n", emb_v[vv], emb_j[jj]),
-                          (emb_v @ i_vec)[vv])
-        # best v per j; ties: the smallest v id
-        order_s = np.lexsort((vv, -score, jj))
-        first = order_s[np.r_[True, jj[order_s][1:] != jj[order_s][:-1]]]
-        found = _scored("collaborative", [src.item_ids[r] for r in rows[jj[first]].tolist()],
-                        [vs[v] for v in vv[first].tolist()], score[first])
-        for c in found:
-            key = (False, c.via)
-            best[key] = max(best.get(key, -1.0), -c.neg_score)
-        out += found
-    return out
-
-
-def search_paths(src: PathSource, user_id: str, i_row: int, k: int | None = None
-                 ) -> list[ScoredPath]:
-    """Each intermediate node's best path from ``user_id`` to item ``i_row``, best first.
-
-    Args:
-        src: the graph mirror and embeddings.
-        user_id: the user; i_row: the item's row.
-        k: only the top ``k`` intermediate nodes must be exact (prunes the
-            collaborative search); ``None`` = every node's best path.
-
-    Returns:
-        Scored candidates, sorted by score (desc), then kind and ids (deterministic).
-    """
-    u = _vector(src, "User", user_id)
-    i_vec = _unit(src.item_emb()[i_row])
-    out: list[ScoredPath] = []
-    item_attrs = set(src.item_attributes[i_row])
-    for a in sorted(item_attrs.intersection(src.user_attributes.get(user_id, ()))):
-        a_vec = _vector(src, "Attribute", a)
-        score = float(_strength(a_vec @ u, a_vec @ i_vec)[0])
-        out.append(ScoredPath(-score, "profile", a))
-    rows = np.asarray(sorted(src.seen.get(user_id, set()) - {i_row}), dtype=np.int64)
-    if len(rows):
-        emb_j = _unit(src.item_emb()[rows])
-        cos_uj = emb_j @ u
-        out += _attribute_paths(src, i_vec, rows, cos_uj, emb_j, src.item_attributes[i_row])
-        best = {(c.kind == "profile", c.via): -c.neg_score for c in out}
-        out += _collaborative_paths(src, user_id, i_row, i_vec, rows, cos_uj, emb_j, best, k)
-    out.sort()
-    return out
-
-
-def to_path(c: ScoredPath, user_id: str, item_id: str, titles: Mapping[str, str],
-            verb: str = "liked") -> ExplanationPath:
-    """The :class:`ExplanationPath` (nodes, reason, Cypher) of a scored candidate."""
-    target = titles.get(item_id) or item_id
-    via_name = titles.get(c.via) or c.via
-    score = -c.neg_score
-    if c.kind == "attribute":
-        return ExplanationPath(
-            "attribute",
-            [("User", user_id), ("Item", c.via), ("Attribute", c.other), ("Item", item_id)],
-            ["INTERACTED", "HAS_ATTRIBUTE", "HAS_ATTRIBUTE"], score,
-            f"You {verb} {via_name}, which shares {_label(c.other)} with {target}.",
-            qe.PATH_ATTRIBUTE,
-            {"user": user_id, "via": c.via, "attribute": c.other, "item": item_id})
-    if c.kind == "collaborative":
-        return ExplanationPath(
-            "collaborative",
-            [("User", user_id), ("Item", c.via), ("User", c.other), ("Item", item_id)],
-            ["INTERACTED", "INTERACTED", "INTERACTED"], score,
-            f"You {verb} {via_name}; user {c.other}, who also {verb} it, {verb} {target}.",
-            qe.PATH_COLLABORATIVE,
-            {"user": user_id, "via": c.via, "via_user": c.other, "item": item_id})
+        return None
+    v = others[0]
     return ExplanationPath(
-        "profile", [("User", user_id), ("Attribute", c.via), ("Item", item_id)],
-        ["HAS_ATTRIBUTE", "HAS_ATTRIBUTE"], score,
-        f"Your profile has {_label(c.via)}, and so does {target}.",
-        qe.PATH_PROFILE, {"user": user_id, "attribute": c.via, "item": item_id})
+        "collaborative", [("User", user_id), ("Item", via_id), ("User", v), ("Item", item_id)],
+        ["INTERACTED", "INTERACTED", "INTERACTED"], source.contribution,
+        f"You {verb} {via}; user {v}, who also {verb} it, {verb} {target}.",
+        qs.PATH_COLLABORATIVE, {"user": user_id, "via": via_id, "via_user": v, "item": item_id})
 
 
-def best_paths(candidates: Sequence[ScoredPath], user_id: str, item_id: str,
-               titles: Mapping[str, str], confirm: Callable[[list[ExplanationPath]], list[bool]],
-               max_paths: int = 3, verb: str = "liked") -> list[ExplanationPath]:
-    """The top ``max_paths`` candidates, one per intermediate node, that ``confirm``
-    finds in the graph (checked in batches of ``max_paths``, best first)."""
+def explain_score(state: ServingState, user_id: str, user: UserState, row: int, score: float,
+                  confirm: Callable[[list[ExplanationPath]], list[bool]],
+                  max_paths: int = 3, verb: str = "liked") -> Explanation:
+    """The explanation of the score of item ``row`` for ``user`` (see the module
+    docstring); ``confirm`` checks candidate paths in the graph, in batches."""
+    sources, split = _contributions(state, user, row)
+    cache: dict[int, set[str]] = {}
+
+    def co_users(r: int) -> set[str]:
+        if r not in cache:
+            cache[r] = set(state.users_of(r))
+        return cache[r]
+
     chosen: list[ExplanationPath] = []
-    used: set[tuple[bool, str]] = set()
-    pending: list[ExplanationPath] = []
-    for c in [*candidates, None]:
-        if c is not None:
-            key = (c.kind == "profile", c.via)  # an attribute or an item
-            if key in used:
-                continue
-            used.add(key)
-            pending.append(to_path(c, user_id, item_id, titles, verb))
-            if len(pending) < max_paths - len(chosen):
-                continue
-        if pending:
-            chosen += [p for p, ok in zip(pending, confirm(pending), strict=True) if ok]
-            pending = []
-        if len(chosen) >= max_paths:
+    for start in range(0, len(sources), max_paths):
+        batch = [p for s in sources[start:start + max_paths]
+                 if (p := _path(state, user_id, s, row, verb, co_users)) is not None]
+        chosen += [p for p, ok in zip(batch, confirm(batch) if batch else [], strict=True) if ok]
+        if len(chosen) >= max_paths or start > 20 * max_paths:  # enough, or far down the tail
             break
-    return chosen[:max_paths]
+    chosen = chosen[:max_paths]
+    explained = sum(p.contribution for p in chosen) / score if score > 0 else 0.0
+    return Explanation(user_id, state.catalog.id_of(row), score, chosen, float(explained),
+                       split)
+
+
+def to_rows(paths: Sequence[ExplanationPath]) -> list[tuple[str, Mapping[str, Any]]]:
+    """``(cypher, parameters)`` of each path (what :func:`kg.explain.existing_paths` takes)."""
+    return [(p.cypher, p.parameters) for p in paths]

@@ -24,6 +24,7 @@ import numpy as np
 
 from kg.records import attribute_id
 from kg.schema import check_id, check_kind, check_value
+from kgrec.catalog import ItemCatalog
 from kgrec.errors import RequestError
 
 __all__ = ["EXCLUDE_ITEMS", "FilterSpec", "parse_filters"]
@@ -44,29 +45,20 @@ class FilterSpec:
     def __bool__(self) -> bool:
         return bool(self.include or self.exclude or self.exclude_items)
 
-    def mask(self, n_items: int, items_with: Mapping[str, np.ndarray],
-             item_index: Mapping[str, int]) -> np.ndarray:
-        """``bool [n_items]``: True where an item passes.
-
-        Args:
-            n_items: items in the index.
-            items_with: attribute id -> ``int64`` rows of the items carrying it.
-            item_index: item id -> row.
-        """
+    def mask(self, catalog: ItemCatalog) -> np.ndarray:
+        """``bool [len(catalog)]``: True where an item passes."""
+        n_items = len(catalog)
         keep = np.ones(n_items, dtype=bool)
-        empty = np.zeros(0, np.int64)
         for ids in self.include.values():
             any_of = np.zeros(n_items, dtype=bool)
             for a in ids:
-                rows = items_with.get(a, empty)
-                any_of[rows[rows < n_items]] = True
+                any_of[catalog.rows_with(a)] = True
             keep &= any_of
         for a in self.exclude:
-            rows = items_with.get(a, empty)
-            keep[rows[rows < n_items]] = False
+            keep[catalog.rows_with(a)] = False
         for item_id in self.exclude_items:
-            row = item_index.get(item_id)
-            if row is not None and row < n_items:
+            row = catalog.row_of(item_id)
+            if row is not None:
                 keep[row] = False
         return keep
 

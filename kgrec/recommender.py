@@ -1,18 +1,12 @@
-"""``Recommender``: the serving facade (recommend, similar items, explain, add items).
+"""``Recommender``: the serving facade (recommend, similar items, explain, catalog writes).
 
-It holds the trained model's embeddings in memory (:class:`kgrec.index.ItemIndex`), so
-top-k retrieval is one matrix-vector product plus ``argpartition``; Neo4j is the
-source of truth for the catalog and is read at start-up and for explanations.
-
-Scoring is the model's own: for a user the model was trained on, item scores are
-exactly :meth:`gnn.trained.TrainedModel.score` (GNN inner product plus the item–item
-term ``β · x_u B``), so served rankings equal evaluated ones. Items added later
-(:meth:`Recommender.add_items`) are embedded inductively; their item–item column is
-predicted from their content, as for the model's own cold items
-(:mod:`gnn.content_columns`). A restarted recommender serves them, and trained items
-re-embedded since, from the embeddings stored in Neo4j. Users folded in after
-training (new, or with new interactions) are embedded by
-:func:`gnn.infer.embed_users`; their item–item term uses their current items.
+It serves one immutable :class:`kgrec.state.ServingState`: a trained model (memory-mapped
+from its checkpoint), what changed in Neo4j since the model's graph clock, and the
+users folded in since. Scores come from :class:`gnn.scorer.Scorer`, the code the
+evaluation harness ranks with, so a served ranking equals the evaluated one.
+:meth:`Recommender.refresh` (or a background refresh every ``KGREC_REFRESH_SECONDS``)
+picks up what any process wrote, and a newly trained model, by swapping in a new state:
+a request sees the old state or the new one, never a mix.
 
 Example:
     >>> from kgrec import Recommender
@@ -26,93 +20,88 @@ Example:
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
+import scipy.sparse as sp
 
-from kgrec.errors import NotFoundError, RequestError
-from kgrec.explain import Explanation, PathSource, best_paths, search_paths
-from kgrec.filters import FilterSpec, parse_filters
-from kgrec.growth import CatalogGrowth
-from kgrec.index import ItemIndex, top_k
-from kgrec.results import Recommendation, Recommendations
+from gnn.infer import embed_new_items, embed_users, user_layer0, user_neighbours
+from gnn.model_store import ModelStore
+from kgrec.errors import GraphError, NotFoundError, RecordError, RequestError
+from kgrec.explain import Explanation, explain_score
+from kgrec.filters import parse_filters
+from kgrec.inputs import to_interaction_record, to_item_record
+from kgrec.rerank import MMR, NewItemSlots, Policy, TailSlots, rank, top_k
+from kgrec.results import IngestSummary, InteractionSummary, Recommendation, Recommendations
 from kgrec.settings import Settings
+from kgrec.state import ServingState, UserState
+from kgrec.sync import StateSync, TextFeatures
+from kgrec.writes import write_interactions, write_items
 
 if TYPE_CHECKING:
     import neo4j
 
     from gnn.trained import TrainedModel
+    from ingest.validation import RejectLog
+    from kg.records import InteractionRecord, ItemRecord
     from llm_bridge import FeatureStore
 
-__all__ = ["Recommender", "load_latest_model"]
+__all__ = ["Recommender"]
 
 logger = logging.getLogger(__name__)
 
 _MAX_K = 10_000
 
 
-def load_latest_model(settings: Settings, model_dir: Path | None = None) -> TrainedModel:
-    """Load ``model_dir`` or the checkpoint ``settings.models_dir/latest`` points at.
-
-    Raises:
-        NotFoundError: no checkpoint (the message says to run ``kgrec train``).
-    """
-    from gnn.checkpoint import load_checkpoint
-
-    path = model_dir if model_dir is not None else settings.models_dir / "latest"
-    if model_dir is None and not path.exists():
-        raise NotFoundError(f"no trained model under {str(settings.models_dir)!r} (no 'latest' "
-                            "pointer): run `kgrec train` first (or `kgrec demo`)")
-    return load_checkpoint(path)
-
-
-def _profile_text(attribute_ids: Sequence[str]) -> str:
-    """A user's profile text from its ``kind:value`` attribute keys."""
-    from kg.records import attributes_by_kind
-    from llm_bridge import user_text
-
-    return user_text(attributes_by_kind(attribute_ids))
-
-
-def _check_k(k: int) -> int:
+def _check_k(k: int, name: str = "k") -> int:
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= _MAX_K:
-        raise RequestError(f"k must be an integer in 1..{_MAX_K}, got {k!r}")
+        raise RequestError(f"{name} must be an integer in 1..{_MAX_K}, got {k!r}")
     return k
 
 
-class Recommender(CatalogGrowth):
+class Recommender:
     """Recommend, explain and grow the catalog with a trained kgrec model.
 
     Args:
         settings: configuration (default :meth:`Settings.from_env`).
-        model_dir: a checkpoint folder (default: the latest one ``kgrec train`` wrote).
+        version: serve this model version (default: follow ``latest``, also on refresh).
+        model_dir: serve the checkpoint in this folder (no refresh to newer models).
+        trained: serve this loaded model (no refresh to newer models).
         driver: a connected Neo4j driver (default: connect to the configured server;
             the recommender then owns and closes it).
-        trained: an already loaded model (instead of ``model_dir``).
         interaction_verb: verb of explanation sentences ("liked", "watched", "bought").
+        refresh_seconds: refresh in the background this often (default
+            ``settings.refresh_seconds``; 0 = only when :meth:`refresh` is called).
 
     Raises:
         NotFoundError: no trained model.
-        ServerError: Neo4j is unreachable.
+        ServerError, GraphError: Neo4j is unreachable.
 
     Example:
         >>> with Recommender() as rec:                            # doctest: +SKIP
-        ...     top = rec.recommend("u1", k=10)
-        ...     print(top.fallback, top.item_ids[:3])
-        None ['i5', 'i17', 'i2']
+        ...     print(rec.recommend("u1", k=3).item_ids)
+        ['i5', 'i17', 'i2']
     """
 
-    def __init__(self, settings: Settings | None = None, *, model_dir: Path | None = None,
-                 driver: neo4j.Driver | None = None, trained: TrainedModel | None = None,
-                 interaction_verb: str = "liked") -> None:
+    def __init__(self, settings: Settings | None = None, *, version: str | None = None,
+                 model_dir: Path | None = None, trained: TrainedModel | None = None,
+                 driver: neo4j.Driver | None = None, interaction_verb: str = "liked",
+                 refresh_seconds: float | None = None) -> None:
+        t0 = time.perf_counter()
         self.settings = settings or Settings.from_env()
         self.database = self.settings.neo4j.database
-        self.trained = trained if trained is not None else \
-            load_latest_model(self.settings, model_dir)
+        self.models = ModelStore(self.settings.models_dir)
         self.interaction_verb = interaction_verb
+        self._follow_latest = trained is None and model_dir is None and version is None
+        if trained is None:
+            from gnn.checkpoint import load_checkpoint
+
+            trained = load_checkpoint(model_dir) if model_dir is not None else \
+                self.models.load(version)
         self._owns_driver = driver is None
         if driver is None:
             from kg.connection import connect
@@ -120,113 +109,66 @@ class Recommender(CatalogGrowth):
             driver = connect(self.settings)
         self.driver = driver
         self._store: FeatureStore | None = None
-        self._index_ready = False
-        t0 = time.perf_counter()
-        self._load()
-        logger.info("recommender ready in %.2fs: %d items (%d trained), %d users, model %s",
-                    time.perf_counter() - t0, len(self.items), self.trained.num_items,
-                    len(self._graph_users), self.trained.version)
+        self._profiles: dict[tuple[str, str, tuple[str, ...]], UserState] = {}
+        self._lock = threading.RLock()
+        self.sync = StateSync(driver, self.database, TextFeatures(self._encode, self._encode))
+        self._state = self.sync.load(ServingState.of_model(trained))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        seconds = self.settings.refresh_seconds if refresh_seconds is None else refresh_seconds
+        if seconds > 0:
+            self._thread = threading.Thread(target=self._refresh_loop, args=(seconds,),
+                                            name="kgrec-refresh", daemon=True)
+            self._thread.start()
+        logger.info("recommender ready in %.2fs: %d items, model %s",
+                    time.perf_counter() - t0, len(self._state.catalog), trained.version)
 
     # ------------------------------------------------------------------ lifecycle
-    def _load(self) -> None:
-        from kg.export import export_snapshot
+    @property
+    def state(self) -> ServingState:
+        """The current serving state (immutable; take it once per request)."""
+        return self._state
 
-        tm = self.trained
-        self._n_model = tm.num_items
-        self._model_user_index = tm.rows_of("user")
-        self._model_attr_index = tm.rows_of("attribute")
-        snap = export_snapshot(self.driver, self.database, show_progress=False)
-        item_attrs = [[] for _ in snap.item_ids]  # type: list[list[str]]
-        for i, a in snap.item_attribute_index.T.tolist():
-            item_attrs[i].append(snap.attribute_ids[a])
-        graph_attrs = dict(zip(snap.item_ids, item_attrs, strict=True))
-        self.titles: dict[str, str] = dict(zip(snap.item_ids, snap.item_title, strict=True))
-        self.items = ItemIndex(tm.dim, capacity=max(1024, int(len(snap.item_ids) * 1.25)))
-        self.items.upsert(tm.item_ids, tm.item_emb,
-                          [graph_attrs.get(i, ()) for i in tm.item_ids])
-        # content rows of items added after training (index row -> f_j): their
-        # item-item term is x_u W f_j (gnn.content_columns)
-        self._new_content: dict[int, np.ndarray] = {}
-        self._new_content_stack: tuple[np.ndarray, np.ndarray] | None = None  # (rows, F)
-        self._restore(snap, graph_attrs)
-        self._graph_users: set[str] = set(snap.user_ids)
-        self._user_attrs: dict[str, list[str]] = {}
-        for u, a in snap.user_attribute_index.T.tolist():
-            self._user_attrs.setdefault(snap.user_ids[u], []).append(snap.attribute_ids[a])
-        # users whose embedding was folded in after training: id -> vector
-        self._user_override: dict[str, np.ndarray] = {}
-        self._cold_cache: dict[str, np.ndarray] = {}
-        self._seen: dict[str, set[int]] = {}
-        self._users_of: dict[int, set[str]] = {}  # item row -> users (explanations)
-        rows_of = self.items.index
-        for u, i in snap.interaction_index.T.tolist():
-            row = rows_of.get(snap.item_ids[i])
-            if row is not None:
-                self._seen.setdefault(snap.user_ids[u], set()).add(row)
-                self._users_of.setdefault(row, set()).add(snap.user_ids[u])
-        counts = np.bincount(snap.interaction_index[1], minlength=snap.num_items) \
-            if snap.num_interactions else np.zeros(snap.num_items)
-        for item_id, c in zip(snap.item_ids, counts.tolist(), strict=True):
-            row = rows_of.get(item_id)
-            if row is not None and c:
-                self.items.add_popularity([row], float(c))
-        self._restore_users(snap)
-        # attribute embeddings: the trained layer mean of the attribute nodes
-        _, _, off_a = tm.offsets
-        attr = tm.layers[:, off_a:off_a + tm.num_attributes].mean(axis=0)
-        if tm.config.cosine:
-            attr = attr / np.maximum(np.linalg.norm(attr, axis=1, keepdims=True), 1e-12)
-        self._attr_emb = attr.astype(np.float32)
-        self._paths = PathSource(
-            item_ids=self.items.ids, item_attributes=self.items.attributes,
-            item_emb=lambda: self.items.emb, seen=self._seen, users_of=self._users_of,
-            user_attributes=self._user_attrs, embeddings=self._embeddings)
-        graph_items = set(snap.item_ids)
-        missing = [i for i in tm.item_ids if i not in graph_items]
-        self._hidden_rows = np.asarray([self.items.index[i] for i in missing], np.int64)
-        if missing:
-            logger.warning("%d trained items are no longer in Neo4j; they are not recommended",
-                           len(missing))
+    @property
+    def model(self) -> TrainedModel:
+        """The model being served."""
+        return self._state.model
 
-    def close(self) -> None:
-        """Close the driver if this recommender opened it."""
-        if self._owns_driver:
-            self.driver.close()
-
-    def warm_up(self) -> float:
-        """Pay a process's first-call costs now instead of in its first request.
-
-        Loads the text encoder (``add_items``, ``similar_to_text`` and cold users'
-        profiles need it), makes sure the item vector index exists, has Neo4j run
-        ``add_items``'s statements for a sentinel item in a transaction that is rolled
-        back, so nothing is written (:func:`kg.serving.rehearse_item_write`), and
-        explains one user's top item (read-only). A long-running service calls it once
-        at start; ``kgrec ingest --watch`` does.
+    def refresh(self) -> bool:
+        """Pick up what any process wrote since the last read, and a newer model when
+        ``latest`` moved (unless a version was pinned). Atomic for requests.
 
         Returns:
-            Seconds spent.
+            True when the model version changed.
 
         Raises:
-            EncoderError: the text encoder failed to load.
-            WriteError, GraphError: Neo4j failed.
+            GraphError: Neo4j failed (the current state stays in force).
         """
-        from kg.schema import ensure_vector_index
-        from kg.serving import rehearse_item_write
+        with self._lock:
+            state = self._state
+            latest = self.models.latest() if self._follow_latest else None
+            if latest is not None and latest != state.model.version:
+                fresh = self.sync.load(ServingState.of_model(self.models.load(latest)))
+                logger.info("switched from model %s to %s", state.model.version, latest)
+            else:
+                fresh = self.sync.refresh(state)
+            self._state = fresh
+            return fresh.model.version != state.model.version
 
-        t0 = time.perf_counter()
-        self.store.encoder.encode(["warm-up"], show_progress=False)
-        if not self._index_ready:
-            ensure_vector_index(self.driver, self.trained.dim, self.database)
-            self._index_ready = True
-        rehearse_item_write(self.driver, self.trained.dim, self.database)
-        user = next((u for u, seen in self._seen.items() if seen), None)
-        if user is not None:
-            top = self.recommend(user, k=1).item_ids
-            if top:
-                self.explain(user, top[0])
-        seconds = time.perf_counter() - t0
-        logger.info("warmed up in %.2fs", seconds)
-        return seconds
+    def _refresh_loop(self, seconds: float) -> None:
+        while not self._stop.wait(seconds):
+            try:
+                self.refresh()
+            except GraphError as e:  # Neo4j down: keep serving the last state
+                logger.warning("refresh failed, serving the last state: %s", e)
+
+    def close(self) -> None:
+        """Stop the background refresh; close the driver if this recommender opened it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._owns_driver:
+            self.driver.close()
 
     def __enter__(self) -> Self:
         return self
@@ -235,21 +177,48 @@ class Recommender(CatalogGrowth):
         self.close()
 
     def __repr__(self) -> str:
-        return (f"Recommender(items={len(self.items)}, users={len(self._graph_users)}, "
-                f"model={self.trained.version!r})")
+        s = self._state
+        return f"Recommender(items={len(s.catalog)}, model={s.model.version!r})"
+
+    def warm_up(self) -> float:
+        """Pay a process's first-call costs now instead of in its first request: load the
+        text encoder, make sure the vector index exists, have Neo4j run ``add_items``'
+        statements for a sentinel item in a transaction that is rolled back
+        (:func:`kg.writer.rehearse_item_write`) and explain one user's top item.
+
+        Returns:
+            Seconds spent.
+        """
+        from kg.indexes import ensure_vector_index
+        from kg.writer import rehearse_item_write
+
+        t0 = time.perf_counter()
+        self.store.encoder.encode(["warm-up"], show_progress=False)
+        ensure_vector_index(self.driver, self.model.dim, self.database)
+        rehearse_item_write(self.driver, self.model.dim, self.database)
+        user = next((u for u in self.model.graph.user_ids
+                     if (s := self._state.user(u)) is not None and len(s.seen)), None)
+        if user is not None:
+            top = self.recommend(user, k=1).item_ids
+            if top:
+                self.explain(user, top[0])
+        seconds = time.perf_counter() - t0
+        logger.info("warmed up in %.2fs", seconds)
+        return seconds
 
     @property
     def store(self) -> FeatureStore:
-        """The text feature store (encoder loaded on first use)."""
+        """The text feature store (the encoder loads on first use: serving trained users
+        and stored items never needs it)."""
         if self._store is None:
             from llm_bridge import FeatureStore, TextEncoder
 
             encoder = TextEncoder(self.settings.encoder)
-            fp = self.trained.encoder_fingerprint
+            fp = self.model.encoder_fingerprint
             if fp and encoder.fingerprint != fp:
                 logger.warning("encoder %s differs from the one model %s was trained with; "
                                "new items may embed poorly", encoder.model_id,
-                               self.trained.version)
+                               self.model.version)
             self._store = FeatureStore(self.settings.features_dir, encoder)
         return self._store
 
@@ -258,93 +227,55 @@ class Recommender(CatalogGrowth):
         return np.asarray(x, np.float32)
 
     # ------------------------------------------------------------------ users
-    def _check_user(self, user_id: str) -> None:
-        if not isinstance(user_id, str) or (user_id not in self._graph_users
-                                            and user_id not in self._model_user_index):
+    def _user(self, state: ServingState, user_id: str) -> UserState:
+        user = state.user(user_id) if isinstance(user_id, str) else None
+        if user is None:
             raise NotFoundError(f"unknown user {user_id!r}")
+        return user
 
-    def _profile_vector(self, user_id: str) -> np.ndarray | None:
-        """A user's embedding from profile attributes alone (no ID, no items)."""
-        from gnn.infer import embed_users
-
-        if user_id in self._cold_cache:
-            return self._cold_cache[user_id]
-        attrs = self._user_attrs.get(user_id, [])
-        if not attrs:
+    def _profile_user(self, state: ServingState, user_id: str, user: UserState
+                      ) -> UserState | None:
+        """A user without items embedded from profile attributes alone (no ID)."""
+        if not user.attribute_ids:
             return None
-        feats = None
-        if self.trained.config.use_text:
-            feats = self._encode([_profile_text(attrs)])
-        elif not any(a in self._model_attr_index for a in attrs):
-            return None
-        vec = np.asarray(embed_users(self.trained, [[]], [attrs], feats)[0], np.float32)
-        self._cold_cache[user_id] = vec
-        return vec
+        key = (state.model.version, user_id, user.attribute_ids)
+        cached = self._profiles.get(key)
+        if cached is None:
+            from kg.records import attributes_by_kind
+            from llm_bridge import user_text
 
-    def _fold_in(self, user_ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """Embed users from their current items and profile (:func:`gnn.infer.embed_users`)."""
-        from gnn.infer import embed_users
+            model = state.model
+            if not model.config.model.use_text and not any(
+                    a in model.graph.attribute_rows for a in user.attribute_ids):
+                return None
+            feats = self._encode([user_text(attributes_by_kind(user.attribute_ids))])[0] \
+                if model.config.model.use_text else None
+            layer0 = user_layer0(model, None, feats)
+            nbrs = user_neighbours(model, [], user.attribute_ids)
+            vector = embed_users(model, layer0[None], [nbrs])[0]
+            cached = self._profiles[key] = UserState(user.seen, user.attribute_ids, vector,
+                                                     layer0)
+        return cached
 
-        items = [[self.items.ids[r] for r in sorted(self._seen.get(u, ()))
-                  if r < self._n_model] for u in user_ids]
-        profiles = [self._user_attrs.get(u, []) for u in user_ids]
-        feats = None
-        if self.trained.config.use_text:
-            texts = [_profile_text(attrs) if attrs else "" for attrs in profiles]
-            feats = self._encode(texts) if any(texts) else None
-        known = [u if u in self._model_user_index else None for u in user_ids]
-        emb = embed_users(self.trained, items, profiles, feats, known)
-        return dict(zip(user_ids, emb, strict=True))
-
-    def _user_scores(self, user_id: str) -> tuple[np.ndarray, str | None]:
-        """``float32 [n_items]`` scores of every indexed item, and the fallback used."""
-        tm = self.trained
-        n = len(self.items)
-        seen = self._seen.get(user_id)
-        if not seen:
-            vec = self._profile_vector(user_id)
-            if vec is None:
-                return self.items.popularity.astype(np.float32), "popularity"
-            return self.items.emb @ vec, "profile"
-        u = self._model_user_index.get(user_id)
-        if u is not None and user_id not in self._user_override:
-            scores = np.empty(n, np.float32)
-            scores[:self._n_model] = tm.score(np.array([u]))[0]
-            if n > self._n_model:
-                scores[self._n_model:] = self.items.emb[self._n_model:] @ tm.user_emb[u]
-                if tm.interactions is not None:
-                    self._add_content_term(scores, tm.interactions[u].indices)
-            return scores, None
-        vec = self._user_override.get(user_id)
-        if vec is None:
-            vec = self._fold_in([user_id])[user_id]
-            self._user_override[user_id] = vec
-        scores = self.items.emb @ vec
-        if tm.item_item is not None:
-            rows = np.fromiter((r for r in seen if r < self._n_model), np.int64)
-            if rows.size:
-                scores[:self._n_model] += tm.item_item_weight * tm.item_item[rows].sum(axis=0)
-                self._add_content_term(scores, rows)
-        return scores, None
-
-    def _add_content_term(self, scores: np.ndarray, rows: np.ndarray) -> None:
-        """Add ``β x_u W f_j`` to the scores of items added after training (``rows``:
-        the model items the user holds)."""
-        tm = self.trained
-        if tm.content_map is None or not self._new_content or not len(rows):
-            return
-        if self._new_content_stack is None:  # rebuilt only after add_items changed it
-            self._new_content_stack = (
-                np.fromiter(self._new_content, np.int64, len(self._new_content)),
-                np.stack(list(self._new_content.values())))
-        new, content = self._new_content_stack
-        scores[new] += content @ (tm.item_item_weight * tm.content_map[rows].sum(axis=0))
+    def _scores(self, state: ServingState, user_id: str, user: UserState
+                ) -> tuple[np.ndarray, str | None]:
+        """``float32 [n_items]`` scores of every item for the user, and the fallback."""
+        if user.vector is None:
+            profile = self._profile_user(state, user_id, user)
+            if profile is None or profile.vector is None:
+                return state.catalog.popularity.astype(np.float32), "popularity"
+            return state.scorer.dot_items(profile.vector), "profile"
+        n_model = state.model.num_items
+        cols = user.seen[user.seen < n_model]
+        seen = sp.csr_matrix((np.ones(len(cols), np.float32), cols, [0, len(cols)]),
+                             shape=(1, n_model))
+        return state.scorer.score(user.vector[None], seen)[0], None
 
     # ------------------------------------------------------------------ recommend
-    def recommend(self, user_id: str, k: int = 20, *, exclude_seen: bool = True,
-                  filters: Mapping[str, object] | None = None,
-                  diversity: float = 0.0, long_tail: bool = False,
-                  new_items: int = 0) -> Recommendations:
+    def recommend(self, user_id: str, k: int = 10, *, exclude_seen: bool = True,
+                  filters: Mapping[str, object] | None = None, diversity: float = 0.0,
+                  long_tail: bool = False, new_items: int = 0,
+                  policies: Sequence[Policy] = ()) -> Recommendations:
         """Top-``k`` items for a user.
 
         Args:
@@ -354,20 +285,11 @@ class Recommender(CatalogGrowth):
             filters: ``{"kind": [values]}`` keeps items with any of the values (kinds
                 combine with AND), ``{"-kind": [values]}`` drops items with any of them,
                 ``{"exclude_items": [ids]}`` drops those items (see :mod:`kgrec.filters`).
-            diversity: 0 = pure relevance; up to 1 = MMR re-ranking that trades
-                relevance for attribute-set (Jaccard) dissimilarity to items already
-                picked.
-            long_tail: close every page of ten positions with the ``m`` best long-tail
-                items (outside the top 20% by interactions; brand-new items count as
-                tail), with ``m`` chosen at training time within a small
-                validation-accuracy budget (see :mod:`gnn.long_tail`). Not combined
-                with ``diversity``.
-            new_items: guarantee up to this many new items (added after training, or
-                without interactions when it trained), the ones the model scores highest
-                for the user, at every ``max(2, k // new_items)``-th position. Their
-                scores come from text and attributes only, so an accuracy-ranked list
-                rarely has room for them (see README, "New items in mixed lists").
-                Not combined with ``diversity`` or ``long_tail``.
+            diversity: 0 = pure relevance; up to 1 = :class:`kgrec.rerank.MMR`.
+            long_tail: :class:`kgrec.rerank.TailSlots` (slots per page chosen at training).
+            new_items: :class:`kgrec.rerank.NewItemSlots`: up to this many slots for new
+                items that fit the user (above a relevance floor).
+            policies: more re-ranking policies (see :mod:`kgrec.rerank`).
 
         Returns:
             :class:`Recommendations`; ``.fallback`` is ``"profile"`` or ``"popularity"``
@@ -375,177 +297,98 @@ class Recommender(CatalogGrowth):
 
         Raises:
             NotFoundError: unknown user.
-            RequestError: bad ``k``, ``filters`` or ``diversity``.
+            RequestError: bad ``k``, ``filters`` or policy parameters.
 
         Example:
             >>> rec.recommend("u7", k=3, filters={"genre": "Comedy"}).item_ids  # doctest: +SKIP
             ['i88', 'i4', 'i120']
         """
+        state = self._state
         _check_k(k)
-        if isinstance(diversity, bool) or not isinstance(diversity, int | float) or \
-                not 0.0 <= float(diversity) <= 1.0:
-            raise RequestError(f"diversity must be a number in [0, 1], got {diversity!r}")
-        if isinstance(new_items, bool) or not isinstance(new_items, int) or new_items < 0:
-            raise RequestError(f"new_items must be an integer >= 0, got {new_items!r}")
-        if sum((bool(long_tail), diversity > 0, new_items > 0)) > 1:
-            raise RequestError("long_tail, diversity and new_items re-rank the same list; "
-                               "use one")
-        spec = parse_filters(filters, self.items.kinds())
-        self._check_user(user_id)
-        scores, fallback = self._user_scores(user_id)
+        chosen: list[Policy] = list(policies)
+        if new_items:
+            chosen.append(NewItemSlots(new_items))
+        if long_tail:
+            chosen.append(TailSlots())
+        if diversity:
+            chosen.append(MMR(diversity))
+        spec = parse_filters(filters, list(state.catalog.values_by_kind))
+        user = self._user(state, user_id)
+        scores, fallback = self._scores(state, user_id, user)
         scores = scores.astype(np.float32, copy=True)
-        if exclude_seen and self._seen.get(user_id):
-            scores[np.fromiter(self._seen[user_id], np.int64)] = -np.inf
-        if self._hidden_rows.size:
-            scores[self._hidden_rows] = -np.inf
-        allowed = self._mask(spec)
-        per_page = self.trained.tail_slots if long_tail else 0
-        if diversity > 0:
-            rows, vals = self.items.mmr(scores, k, allowed, float(diversity))
-        elif per_page or new_items:
-            from gnn.long_tail import every_slots, interleave, page_slots, tail_items
+        if exclude_seen:
+            scores[user.seen] = -np.inf
+        scores[state.catalog.unavailable] = -np.inf
+        if spec:
+            scores[~spec.mask(state.catalog)] = -np.inf
+        rows = rank(scores, k, chosen, state.catalog, state.model.tail_slots,
+                    state.model.item_has_id)
+        return self._results(state, rows, scores, user_id, fallback)
 
-            if allowed is not None:
-                scores[~allowed] = -np.inf
-            if per_page:
-                rows = interleave(scores, tail_items(self.items.popularity),
-                                  page_slots(per_page, k))
-            else:
-                rows = interleave(scores, self._new_rows(),
-                                  every_slots(max(2, k // new_items), k), limit=new_items)
-            vals = scores[rows]
-        else:
-            rows, vals = top_k(scores, k, allowed)
-        return Recommendations(tuple(Recommendation(self.items.ids[r], float(s))
-                                     for r, s in zip(rows.tolist(), vals.tolist(), strict=True)),
+    @staticmethod
+    def _results(state: ServingState, rows: np.ndarray, scores: np.ndarray,
+                 user_id: str | None = None, fallback: str | None = None) -> Recommendations:
+        ids = state.catalog.ids_of(rows)
+        return Recommendations(tuple(Recommendation(i, float(scores[r]))
+                                     for i, r in zip(ids, rows.tolist(), strict=True)),
                                user_id=user_id, fallback=fallback)
 
-    def _new_rows(self) -> np.ndarray:
-        """``bool [n_items]``: items added after training or without training interactions."""
-        new = np.ones(len(self.items), dtype=bool)
-        new[:self._n_model] = ~self.trained.item_has_id
-        return new
-
-    def recommend_many(self, user_ids: Iterable[str], k: int = 20, **kwargs: Any
+    def recommend_many(self, user_ids: Iterable[str], k: int = 10, **kwargs: Any
                        ) -> dict[str, Recommendations]:
         """:meth:`recommend` for several users (same keyword arguments)."""
         return {u: self.recommend(u, k, **kwargs) for u in user_ids}
 
-    def _mask(self, spec: FilterSpec) -> np.ndarray | None:
-        if not spec:
-            return None
-        return spec.mask(len(self.items), self.items.items_with(), self.items.index)
+    def score(self, user_id: str, item_id: str) -> float:
+        """The recommendation score of one pair (as in :meth:`recommend`)."""
+        state = self._state
+        user = self._user(state, user_id)
+        row = state.catalog.row_of(item_id) if isinstance(item_id, str) else None
+        if row is None:
+            raise NotFoundError(f"unknown item {item_id!r}")
+        return float(self._scores(state, user_id, user)[0][row])
 
     # ------------------------------------------------------------------ similarity
-    def _cosine_top(self, vec: np.ndarray, k: int, exclude_row: int | None = None
-                    ) -> Recommendations:
-        emb = self.items.emb
-        scores = emb @ vec
-        if not self.trained.config.cosine:
-            scores = scores / np.maximum(np.linalg.norm(emb, axis=1) * np.linalg.norm(vec),
-                                         1e-12)
+    def _similar(self, state: ServingState, vector: np.ndarray, k: int,
+                 exclude_row: int | None = None) -> Recommendations:
+        scores = state.scorer.dot_items(vector)
         if exclude_row is not None:
             scores[exclude_row] = -np.inf
-        if self._hidden_rows.size:
-            scores[self._hidden_rows] = -np.inf
-        rows, vals = top_k(scores, k)
-        return Recommendations(tuple(Recommendation(self.items.ids[r], float(s))
-                                     for r, s in zip(rows.tolist(), vals.tolist(), strict=True)))
+        scores[state.catalog.unavailable] = -np.inf
+        rows, _ = top_k(scores, k)
+        return self._results(state, rows, scores)
 
-    def similar_items(self, item_id: str, k: int = 20) -> Recommendations:
+    def similar_items(self, item_id: str, k: int = 10) -> Recommendations:
         """Items closest to ``item_id`` by cosine of the model's item embeddings.
 
         Raises:
-            NotFoundError: unknown (or not yet embedded) item.
-            RequestError: bad ``k``.
-
-        Example:
-            >>> rec.similar_items("i42", k=5).item_ids          # doctest: +SKIP
+            NotFoundError: unknown item. RequestError: bad ``k``.
         """
+        state = self._state
         _check_k(k)
-        row = self.items.index.get(item_id) if isinstance(item_id, str) else None
+        row = state.catalog.row_of(item_id) if isinstance(item_id, str) else None
         if row is None:
             raise NotFoundError(f"unknown item {item_id!r}")
-        return self._cosine_top(self.items.emb[row], k, exclude_row=row)
+        return self._similar(state, state.scorer.item_emb(np.asarray([row]))[0], k, row)
 
-    def similar_to_text(self, text: str, k: int = 20) -> Recommendations:
-        """Items closest to a free-text query.
+    def similar_to_text(self, text: str, k: int = 10) -> Recommendations:
+        """Items closest to a free-text query: the text, encoded as a query, is embedded
+        as an item with no neighbours (:func:`gnn.infer.embed_new_items`).
 
-        The text is encoded as a query, projected by the model's item text path as a
-        new item with no neighbours (:func:`gnn.infer.embed_new_items`), then matched
-        by cosine.
-
-        Example:
-            >>> rec.similar_to_text("lightweight waterproof hiking tent", k=5)  # doctest: +SKIP
+        Raises:
+            RequestError: empty text or bad ``k``. EncoderError: the encoder failed.
         """
-        from gnn.infer import embed_new_items
-
+        state = self._state
         _check_k(k)
         if not isinstance(text, str) or not text.strip():
             raise RequestError("text must be a non-empty string")
-        x = self._encode([text], kind="query")
-        vec = embed_new_items(self.trained, x, [[]])[0]
-        return self._cosine_top(vec, k)
-
-    def score(self, user_id: str, item_id: str) -> float:
-        """The recommendation score of one pair (as in :meth:`recommend`)."""
-        self._check_user(user_id)
-        row = self.items.index.get(item_id)
-        if row is None:
-            raise NotFoundError(f"unknown item {item_id!r}")
-        return float(self._user_scores(user_id)[0][row])
+        vector = embed_new_items(state.model, self._encode([text], kind="query"), [[]])[0]
+        return self._similar(state, vector, k)
 
     # ------------------------------------------------------------------ explain
-    def _embedding(self, label: str, key: str) -> np.ndarray | None:
-        if label == "Item":
-            row = self.items.index.get(key)
-            return None if row is None else np.asarray(self.items.emb[row])
-        if label == "Attribute":
-            a = self._model_attr_index.get(key)
-            return None if a is None else self._attr_emb[a]
-        if key in self._user_override:
-            return self._user_override[key]
-        u = self._model_user_index.get(key)
-        if u is not None:
-            return np.asarray(self.trained.user_emb[u], np.float32)
-        return self._profile_vector(key) if not self._seen.get(key) else \
-            self._fold_in([key])[key]
-
-    def _embeddings(self, label: str, keys: Sequence[str]) -> np.ndarray:
-        """``float32 [len(keys), dim]``; trained users in one gather, zero rows for unknown."""
-        out = np.zeros((len(keys), self.trained.dim), np.float32)
-        index = self._model_user_index if label == "User" else {}
-        rows = [(n, index[k]) for n, k in enumerate(keys)
-                if k in index and k not in self._user_override]
-        if rows:
-            at, src = np.asarray(rows, np.int64).T
-            out[at] = self.trained.user_emb[src]
-        done = {n for n, _ in rows}
-        for n, k in enumerate(keys):
-            if n not in done:
-                vec = self._embedding(label, k)
-                if vec is not None:
-                    out[n] = vec
-        return out
-
     def explain(self, user_id: str, item_id: str, max_paths: int = 3) -> Explanation:
-        """The strongest graph paths from a user to an item.
-
-        Paths of three shapes (a user's item sharing an attribute with the target; a
-        user's item shared with another user who has the target; a profile attribute
-        the target carries) are ranked by the geometric mean of the model's embedding
-        cosines along each path, one path per intermediate node, and the winners are
-        confirmed in Neo4j with the parameterised Cypher they carry (see
-        :mod:`kgrec.explain`).
-
-        Args:
-            user_id: a known user.
-            item_id: a known item.
-            max_paths: how many paths (1..100).
-
-        Returns:
-            :class:`Explanation`; each path has a one-sentence ``reason`` and the
-            ``cypher``/``parameters`` that show exactly that path in Neo4j Browser.
+        """Why an item is recommended to a user: the user's items and profile attributes
+        its score comes from, each with the graph path that links it to the item, and
+        the share of the score they account for (see :mod:`kgrec.explain`).
 
         Raises:
             NotFoundError: unknown user or item.
@@ -557,16 +400,97 @@ class Recommender(CatalogGrowth):
         """
         from kg.explain import existing_paths
 
-        if isinstance(max_paths, bool) or not isinstance(max_paths, int) or \
-                not 1 <= max_paths <= 100:
-            raise RequestError(f"max_paths must be an integer in 1..100, got {max_paths!r}")
-        self._check_user(user_id)
-        if not isinstance(item_id, str) or item_id not in self.items.index:
+        state = self._state
+        _check_k(max_paths, "max_paths")
+        user = self._user(state, user_id)
+        row = state.catalog.row_of(item_id) if isinstance(item_id, str) else None
+        if row is None:
             raise NotFoundError(f"unknown item {item_id!r}")
-        candidates = search_paths(self._paths, user_id, self.items.index[item_id], k=max_paths)
-        paths = best_paths(
-            candidates, user_id, item_id, self.titles,
+        scores, _ = self._scores(state, user_id, user)
+        basis = user if user.vector is not None else \
+            (self._profile_user(state, user_id, user) or user)
+        return explain_score(
+            state, user_id, basis, row, float(scores[row]),
             lambda ps: existing_paths(self.driver, [(p.cypher, p.parameters) for p in ps],
                                       self.database),
             max_paths, self.interaction_verb)
-        return Explanation(user_id, item_id, self.score(user_id, item_id), paths)
+
+    # ------------------------------------------------------------------ writes
+    def add_items(self, records: Iterable[Mapping[str, Any] | ItemRecord], *,
+                  on_error: str = "fail", rejects: RejectLog | None = None,
+                  batch_size: int = 1_000) -> IngestSummary:
+        """Add or update catalog items and make them recommendable at once (no retraining).
+
+        Each record (``{"id", "title", "description", "attributes"}`` as in
+        ``items.jsonl``, or an :class:`kg.records.ItemRecord`) is validated, MERGEd into
+        Neo4j with its attribute edges, encoded, embedded by the model's inductive rule
+        and stored with its content hash (:func:`kgrec.writes.write_items`). An item
+        re-sent with the content of its stored embedding is ``unchanged``.
+
+        Args:
+            records: the items (the last version of a repeated id wins).
+            on_error: ``"fail"`` raises on the first invalid record; ``"skip"`` counts it
+                in ``rejected`` (and ``rejects``) and goes on.
+            rejects: where skipped records are logged.
+            batch_size: items per write/encode batch.
+
+        Raises:
+            RecordError: an invalid record (``on_error="fail"``), naming the field.
+            WriteError, GraphError: Neo4j failed.
+
+        Example:
+            >>> rec.add_items([{"id": "new-1", "title": "Trail Tent",
+            ...                 "description": "A lightweight waterproof tent.",
+            ...                 "attributes": {"category": ["tents"]}}])   # doctest: +SKIP
+            IngestSummary(added=1, updated=0, unchanged=0, rejected=0, ...)
+        """
+        if on_error not in ("fail", "skip"):
+            raise RequestError(f"on_error must be 'fail' or 'skip', got {on_error!r}")
+        t0 = time.perf_counter()
+        total = IngestSummary()
+        batch: dict[str, ItemRecord] = {}
+        reasons: list[str] = []
+        for n, raw in enumerate(records, 1):
+            try:
+                item = to_item_record(raw, n)
+            except RecordError as e:
+                if on_error == "fail":
+                    raise
+                reasons.append(str(e))
+                if rejects is not None:
+                    rejects.add(e, repr(raw)[:2000])
+                continue
+            batch[item.id] = item
+            if len(batch) >= batch_size:
+                total, batch = total + self._write_items(list(batch.values())), {}
+        if batch:
+            total = total + self._write_items(list(batch.values()))
+        return IngestSummary(total.added, total.updated, total.unchanged, len(reasons),
+                             tuple(reasons), time.perf_counter() - t0)
+
+    def _write_items(self, items: list[ItemRecord]) -> IngestSummary:
+        with self._lock:
+            summary, self._state = write_items(self.sync, self._state, items)
+        return summary
+
+    def add_interactions(self, records: Iterable[Mapping[str, Any] | InteractionRecord]
+                         ) -> InteractionSummary:
+        """Record interactions (``{"user_id", "item_id", "weight"?, "ts"?}`` or
+        :class:`kg.records.InteractionRecord`; unknown users are created) and fold the
+        users in at once, from everything Neo4j holds for them.
+
+        Raises:
+            RecordError: an invalid record, or one naming an unknown item.
+            WriteError: Neo4j failed.
+
+        Example:
+            >>> rec.add_interactions([{"user_id": "u7", "item_id": "new-1"}])  # doctest: +SKIP
+        """
+        t0 = time.perf_counter()
+        recs = [to_interaction_record(r, n) for n, r in enumerate(records, 1)]
+        if not recs:
+            return InteractionSummary()
+        with self._lock:
+            written, self._state = write_interactions(self.sync, self._state, recs)
+        return InteractionSummary(written, len({r.user_id for r in recs}),
+                                  time.perf_counter() - t0)

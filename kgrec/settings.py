@@ -28,6 +28,9 @@ Environment variables (all optional):
 ``KGREC_DEVICE``            ``cpu``, ``cuda``, ``cuda:1`` or ``auto`` (default)
 ``KGREC_BATCH_SIZE``        rows per Neo4j write transaction (default 10000)
 ``KGREC_SEED``              random seed (default 2026)
+``KGREC_REFRESH_SECONDS``   a ``Recommender`` re-reads what changed in Neo4j (and
+                            a newer model) this often in the background; 0 = only
+                            on ``refresh()`` (default 0)
 ==========================  ==================================================
 """
 
@@ -94,6 +97,7 @@ class Settings:
     train: TrainSettings = field(default_factory=TrainSettings)
     batch_size: int = 10_000
     seed: int = 2026
+    refresh_seconds: float = 0.0
 
     @property
     def features_dir(self) -> Path:
@@ -128,6 +132,16 @@ class Settings:
                 raise ConfigError(f"{name} must be >= {minimum}, got {value}")
             return value
 
+        def get_float(name: str, default: float) -> float:
+            raw = get(name, str(default))
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+            if not value >= 0 or value == float("inf"):
+                raise ConfigError(f"{name} must be a finite number >= 0, got {raw!r}")
+            return value
+
         device = get("KGREC_DEVICE", "auto")
         if not (device in ("auto", "cpu", "cuda") or device.startswith("cuda:")):
             raise ConfigError(f"KGREC_DEVICE must be one of auto, cpu, cuda, cuda:N; got {device!r}")
@@ -160,4 +174,5 @@ class Settings:
             train=TrainSettings(device=device, seed=seed),
             batch_size=get_int("KGREC_BATCH_SIZE", 10_000),
             seed=seed,
+            refresh_seconds=get_float("KGREC_REFRESH_SECONDS", 0.0),
         )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from kgrec.recommender import Recommender
 from kgrec.results import IngestSummary
@@ -16,7 +18,9 @@ if TYPE_CHECKING:
     import neo4j
 
     from gnn.trained import TrainedModel
+    from kg.snapshot import GraphSnapshot
     from kgrec.settings import Settings
+    from llm_bridge import FeatureStore
 
 __all__ = ["ingest_file", "train_from_graph", "watch_folder"]
 
@@ -95,68 +99,93 @@ def train_from_graph(settings: Settings, driver: neo4j.Driver, *,
                      show_progress: bool | None = None, out: Path | None = None,
                      write: bool = True) -> TrainedModel:
     """Export → encode → train (early-stopped on a 10 % split, then refit on all) →
-    checkpoint with its training curves → write back; what ``kgrec train`` runs.
+    checkpoint → write back → catch up → point ``latest`` at it; what ``kgrec train`` runs.
+
+    The order keeps the previous model fully in force until the new one is complete: the
+    checkpoint is written under a new version (atomically), its embeddings go to Neo4j,
+    items changed since the export are embedded by the new model (so serving processes
+    that switch find them ready), and only then does ``latest`` move.
 
     Args:
         settings, driver: the configuration and an open Neo4j driver.
         max_epochs: epoch cap (early stopping decides below it).
         device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``; default ``KGREC_DEVICE``.
         show_progress: progress bars.
-        out: checkpoint folder; default ``models_dir/<version>``, which also becomes
-            ``latest``.
+        out: checkpoint folder instead of a new version under ``models_dir`` (it does not
+            become ``latest``).
         write: write the embeddings back to Neo4j.
 
     Returns:
-        The :class:`gnn.trained.TrainedModel` (version set; ``info`` adds the
-        validation ``history``, ``checkpoint`` folder and ``written`` counts).
+        The :class:`gnn.trained.TrainedModel` (version set; ``info`` adds the validation
+        ``history``, ``checkpoint`` folder and ``written`` counts).
     """
-    import dataclasses
+    from dataclasses import replace
 
-    import numpy as np
-
-    from gnn.checkpoint import save_checkpoint, write_latest_pointer
+    from gnn.checkpoint import save_checkpoint
+    from gnn.config import KGRecConfig, TrainConfig
+    from gnn.curves import plot_history
     from gnn.features import node_features
-    from gnn.model import ModelConfig
-    from gnn.split import FIT_FRACTION, split_pairs
-    from gnn.train import plot_history, refit, train_model
+    from gnn.model_store import ModelStore, new_version
+    from gnn.train import refit, train_model
     from gnn.writeback import write_back
     from kg.export import export_snapshot
-    from kg.schema import ensure_user_vector_index
+    from kg.indexes import ensure_user_vector_index
     from llm_bridge import FeatureStore, TextEncoder
 
     database = settings.neo4j.database
-    config = ModelConfig(seed=settings.seed, device=device or settings.train.device)
+    config = KGRecConfig(train=TrainConfig(seed=settings.seed,
+                                           device=device or settings.train.device))
     if max_epochs is not None:
-        config = dataclasses.replace(config, max_epochs=max_epochs)
+        config = config.with_overrides(max_epochs=max_epochs)
     snapshot = export_snapshot(driver, database, show_progress=show_progress)
     encoder = TextEncoder(settings.encoder)
-    features = node_features(snapshot, FeatureStore(settings.features_dir, encoder),
-                             show_progress=show_progress)
-    # validation: 10% of each user's items, the protocol's carving (seed + 1)
-    index = snapshot.interaction_index
-    order = np.lexsort((index[1], index[0]))
-    fit_mask, valid_mask = split_pairs(index[:, order], settings.seed + 1, FIT_FRACTION)
-    keep = np.zeros(snapshot.num_interactions, dtype=bool)
-    keep[order[fit_mask]] = True
-    result = train_model(snapshot.with_interactions(keep), features, config,
-                         index[:, order[valid_mask]], show_progress,
+    store = FeatureStore(settings.features_dir, encoder)
+    features = node_features(snapshot, store, show_progress=show_progress)
+    fit, valid = _validation_split(snapshot, settings.seed)
+    result = train_model(fit, features, config, valid, show_progress,
                          encoder_fingerprint=encoder.fingerprint)
     final = refit(result, snapshot, features, show_progress,
                   encoder_fingerprint=encoder.fingerprint)
-    trained = final.trained
-    trained.version = time.strftime("kgrec-%Y%m%dT%H%M%S", time.gmtime())
-    folder = Path(out) if out is not None else settings.models_dir / trained.version
-    trained.info = {**trained.info, "history": result.history, "best_epoch": result.best_epoch,
-                    "seconds": result.seconds + final.seconds,
-                    "best_val_ndcg": max(result.history["val_ndcg"], default=None),
-                    "checkpoint": str(folder)}
+    models = ModelStore(settings.models_dir)
+    version = new_version()
+    folder = Path(out) if out is not None else models.root / version
+    trained = replace(final.trained, version=version, info={
+        **final.trained.info, "history": result.history, "best_epoch": result.best_epoch,
+        "seconds": result.seconds + final.seconds, "checkpoint": str(folder),
+        "best_val_ndcg": max(result.history["val_ndcg"], default=None)})
     save_checkpoint(folder, trained)
     plot_history(result.history, str(folder / "curves.png"))
-    if out is None:
-        write_latest_pointer(settings.models_dir, trained.version)
     written = {"items": 0, "users": 0}
     if write:
         written = write_back(driver, trained, database, show_progress=show_progress)
         ensure_user_vector_index(driver, trained.dim, database)
-    trained.info["written"] = written
-    return trained
+        _catch_up(driver, database, trained, store)
+    if out is None:
+        models.use(version)
+    return replace(trained, info={**trained.info, "written": written})
+
+
+def _validation_split(snapshot: GraphSnapshot, seed: int) -> tuple[GraphSnapshot, np.ndarray]:
+    """``(fit snapshot, validation pairs)``: 10% of each user's items, the protocol's
+    carving (seed + 1)."""
+    from gnn.split import FIT_FRACTION, split_pairs
+
+    index = snapshot.interaction_index
+    order = np.lexsort((index[1], index[0]))
+    fit_mask, valid_mask = split_pairs(index[:, order], seed + 1, FIT_FRACTION)
+    keep = np.zeros(snapshot.num_interactions, dtype=bool)
+    keep[order[fit_mask]] = True
+    return snapshot.with_interactions(keep), index[:, order[valid_mask]]
+
+
+def _catch_up(driver: neo4j.Driver, database: str, trained: TrainedModel,
+              store: FeatureStore) -> None:
+    """Embed (and store) with ``trained`` the items written since its export."""
+    from kgrec.state import ServingState
+    from kgrec.sync import StateSync, TextFeatures
+
+    def encode(texts: Sequence[str]) -> np.ndarray:
+        return np.asarray(store.encode(texts, show_progress=False)[0], np.float32)
+
+    StateSync(driver, database, TextFeatures(encode, encode)).load(
+        ServingState.of_model(trained))

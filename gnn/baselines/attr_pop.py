@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 
 from gnn.baselines._common import interaction_matrix, select_kinds
-from gnn.graph import item_attribute_matrix
+from gnn.trained import item_attribute_matrix
 from gnn.ranker import EvalContext
 from kg.snapshot import GraphSnapshot
 

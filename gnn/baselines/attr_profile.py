@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gnn.baselines._common import interaction_matrix, select_kinds
-from gnn.graph import item_attribute_matrix
+from gnn.trained import item_attribute_matrix
 from gnn.ranker import EvalContext
 from kg.snapshot import GraphSnapshot
 

@@ -43,6 +43,7 @@ def _register() -> None:
         commands_encode,  # noqa: F401
         commands_evaluate,  # noqa: F401
         commands_load,  # noqa: F401
+        commands_models,  # noqa: F401
         commands_serve,  # noqa: F401
         commands_train,  # noqa: F401
     )

@@ -101,7 +101,7 @@ def db_reset(yes: Annotated[bool, typer.Option("--yes", help="Really delete the 
 def db_init() -> None:
     """Create constraints and indexes (starting the local server if needed)."""
     from kg.connection import connect
-    from kg.schema import ensure_schema
+    from kg.indexes import ensure_schema
 
     settings = Settings.from_env()
     with connect(settings, start=True) as driver:

@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from kgrec.cli import app
+from kgrec.render import print_explanation, print_ingest_summary, print_recommendations
 from kgrec.errors import RequestError
 from kgrec.settings import Settings
 
 if TYPE_CHECKING:
     from kgrec.recommender import Recommender
-    from kgrec.results import IngestSummary, Recommendations
 
-__all__ = ["demo", "explain", "ingest", "recommend", "similar", "similar_text"]
+__all__ = ["demo", "explain", "ingest", "parse_filter_options", "recommend", "similar",
+           "similar_text"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,26 +48,6 @@ def parse_filter_options(options: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def _print_recs(rec: Recommender, recs: Recommendations, title: str, as_json: bool) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    if as_json:
-        data = recs.to_dict()
-        for row in data["items"]:
-            row["title"] = rec.titles.get(row["item_id"], "")
-        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
-        return
-    if recs.fallback:
-        title += f" (fallback: {recs.fallback})"
-    table = Table(title=title)
-    for col in ("#", "item", "title", "score"):
-        table.add_column(col, justify="right" if col in ("#", "score") else "left")
-    for n, r in enumerate(recs, 1):
-        table.add_row(str(n), r.item_id, rec.titles.get(r.item_id, ""), f"{r.score:.4f}")
-    Console().print(table)
-
-
 @app.command("recommend")
 def recommend(
     user: Annotated[str, typer.Argument(help="User id.")],
@@ -88,7 +69,7 @@ def recommend(
     with _recommender() as rec:
         recs = rec.recommend(user, k, exclude_seen=not include_seen, filters=filters or None,
                              diversity=diversity, long_tail=long_tail, new_items=new_items)
-        _print_recs(rec, recs, f"Recommendations for {user}", as_json)
+        print_recommendations(rec, recs, f"Recommendations for {user}", as_json)
 
 
 @app.command("similar")
@@ -96,7 +77,7 @@ def similar(item: Annotated[str, typer.Argument(help="Item id.")], k: KOpt = 10,
             as_json: JsonOpt = False) -> None:
     """Items most similar to an item (cosine of model embeddings)."""
     with _recommender() as rec:
-        _print_recs(rec, rec.similar_items(item, k), f"Items similar to {item}", as_json)
+        print_recommendations(rec, rec.similar_items(item, k), f"Items similar to {item}", as_json)
 
 
 @app.command("similar-text")
@@ -104,7 +85,7 @@ def similar_text(text: Annotated[str, typer.Argument(help="Free-text query.")], 
                  as_json: JsonOpt = False) -> None:
     """Items matching a free-text query (through the model's text path)."""
     with _recommender() as rec:
-        _print_recs(rec, rec.similar_to_text(text, k), f"Items for {text!r}", as_json)
+        print_recommendations(rec, rec.similar_to_text(text, k), f"Items for {text!r}", as_json)
 
 
 @app.command("explain")
@@ -119,46 +100,6 @@ def explain(user: Annotated[str, typer.Argument(help="User id.")],
             typer.echo(json.dumps(e.to_dict(), indent=2, ensure_ascii=False))
             return
         print_explanation(rec, e)
-
-
-def print_explanation(rec: Recommender, e: object) -> None:
-    """Rich table of an :class:`kgrec.explain.Explanation` plus its Cypher."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from kgrec.explain import Explanation
-
-    assert isinstance(e, Explanation)
-    console = Console()
-    table = Table(title=f"Why {e.item_id} ({rec.titles.get(e.item_id, '')}) for {e.user_id} "
-                        f"— score {e.score:.4f}")
-    for col in ("#", "kind", "contribution", "reason"):
-        table.add_column(col)
-    for n, p in enumerate(e.paths, 1):
-        table.add_row(str(n), p.kind, f"{p.score:.3f}", p.reason)
-    console.print(table)
-    if not e.paths:
-        console.print("No path connects them in the graph.")
-    for n, p in enumerate(e.paths, 1):
-        console.print(f"[bold]Path {n} in Neo4j Browser[/bold] (set the parameters first):")
-        console.print(f":params {json.dumps(p.parameters, ensure_ascii=False)}", markup=False)
-        console.print(p.cypher, markup=False)
-
-
-def print_ingest_summary(summary: IngestSummary, title: str) -> None:
-    """Rich table of an ingest summary and its reject reasons."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    for col in ("added", "updated", "unchanged", "rejected", "seconds"):
-        table.add_column(col, justify="right")
-    table.add_row(str(summary.added), str(summary.updated), str(summary.unchanged),
-                  str(summary.rejected), f"{summary.seconds:.2f}")
-    console = Console()
-    console.print(table)
-    for reason in summary.reasons[:20]:
-        console.print(f"rejected: {reason}", markup=False)
 
 
 @app.command("ingest")

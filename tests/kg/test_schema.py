@@ -3,7 +3,7 @@ from __future__ import annotations
 import neo4j
 import pytest
 
-from kg.schema import ITEM_EMBEDDING_INDEX, ensure_schema, ensure_vector_index
+from kg.indexes import ensure_schema, ensure_vector_index
 from kgrec.errors import SchemaError
 
 

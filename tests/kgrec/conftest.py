@@ -54,7 +54,7 @@ def planted_model(settings: Settings, neo4j_driver) -> Iterator[Path]:  # type: 
     from gnn.writeback import write_back
     from kg.export import export_snapshot
     from kg.queries import DELETE_ALL
-    from kg.schema import ensure_schema, ensure_user_vector_index
+    from kg.indexes import ensure_schema, ensure_user_vector_index
     from kg.writer import GraphWriter
     from llm_bridge import FeatureStore, TextEncoder
 

@@ -12,15 +12,20 @@ from typing import Final, LiteralString
 from kg.schema import ATTRIBUTE, HAS_ATTRIBUTE, INTERACTED, ITEM, USER, USER_EMBEDDING_INDEX
 
 __all__ = [
+    "COUNT_ITEMS",
+    "COUNT_USERS",
     "CREATE_USER_VECTOR_INDEX",
     "DROP_USER_VECTOR_INDEX",
-    "ITEMS_UPDATED_SINCE",
+    "ITEMS_CHANGED_SINCE",
+    "ITEM_IDS",
     "ITEM_STATE",
     "PATHS_EXIST",
     "PATH_ATTRIBUTE",
     "PATH_COLLABORATIVE",
     "PATH_PROFILE",
-    "READ_ITEM_EMBEDDINGS",
+    "USERS_CHANGED_SINCE",
+    "USER_IDS",
+    "USER_STATE",
 ]
 
 def _attribute_path(p: LiteralString) -> LiteralString:
@@ -56,28 +61,41 @@ PATHS_EXIST: Final[LiteralString] = (
     "ELSE false END] AS found"
 )
 
-#: params: ``ids``; rows: id, title, description, attributes, content_hash, has_embedding,
-#: version, users (ids of users that interacted with it)
-ITEM_STATE: Final[LiteralString] = (
-    f"UNWIND $ids AS id MATCH (n:{ITEM} {{id: id}}) "
+#: what serving reads of an item (rows of :data:`ITEM_STATE` and :data:`ITEMS_CHANGED_SINCE`)
+_ITEM_FIELDS: Final[LiteralString] = (
     "RETURN n.id AS id, coalesce(n.title, '') AS title, "
     "coalesce(n.description, '') AS description, "
     f"[(n)-[:{HAS_ATTRIBUTE}]->(a:{ATTRIBUTE}) | a.id] AS attributes, "
-    "n.contentHash AS content_hash, n.embedding IS NOT NULL AS has_embedding, "
-    "n.embeddingVersion AS version, "
-    f"[(n)<-[:{INTERACTED}]-(u:{USER}) | u.id] AS users"
+    "n.contentHash AS content_hash, n.embedding AS embedding, "
+    "n.embeddingVersion AS version, n.textFeature AS text_feature, "
+    "coalesce(n.hidden, false) AS hidden, n.changedAt AS changed_at"
 )
-#: items (re-)written at or after ``$since`` (Unix ms) that hold an embedding of ``$version``
-ITEMS_UPDATED_SINCE: Final[LiteralString] = (
-    f"MATCH (n:{ITEM}) WHERE n.updatedAt >= $since AND n.embeddingVersion = $version "
-    "RETURN n.id AS id"
+_ITEM_USERS: Final[LiteralString] = f", [(n)<-[:{INTERACTED}]-(u:{USER}) | u.id] AS users"
+#: params: ``ids``; the stored state of those items, with the ids of their users
+ITEM_STATE: Final[LiteralString] = (
+    f"UNWIND $ids AS id MATCH (n:{ITEM} {{id: id}}) {_ITEM_FIELDS}{_ITEM_USERS}"
 )
-#: params: ``ids``, ``version``; the stored embeddings of those items written by ``version``
-READ_ITEM_EMBEDDINGS: Final[LiteralString] = (
-    f"UNWIND $ids AS id MATCH (n:{ITEM} {{id: id}}) "
-    "WHERE n.embedding IS NOT NULL AND n.embeddingVersion = $version "
-    "RETURN n.id AS id, n.embedding AS embedding"
+#: params: ``since`` (Unix ms, the database clock); items whose serving state changed
+#: (without their users: read for the few items that need embedding)
+ITEMS_CHANGED_SINCE: Final[LiteralString] = (
+    f"MATCH (n:{ITEM}) WHERE n.changedAt >= $since {_ITEM_FIELDS}, [] AS users"
 )
+_USER_FIELDS: Final[LiteralString] = (
+    f"RETURN n.id AS id, [(n)-[:{INTERACTED}]->(i:{ITEM}) | i.id] AS items, "
+    f"[(n)-[:{HAS_ATTRIBUTE}]->(a:{ATTRIBUTE}) | a.id] AS attributes, n.changedAt AS changed_at"
+)
+#: params: ``since``; users whose interactions or profile changed, with their item ids
+USERS_CHANGED_SINCE: Final[LiteralString] = (
+    f"MATCH (n:{USER}) WHERE n.changedAt >= $since {_USER_FIELDS}"
+)
+#: params: ``ids``; those users' items and profile attributes
+USER_STATE: Final[LiteralString] = f"UNWIND $ids AS id MATCH (n:{USER} {{id: id}}) {_USER_FIELDS}"
+#: node counts (from Neo4j's count store: constant time)
+COUNT_ITEMS: Final[LiteralString] = f"MATCH (n:{ITEM}) RETURN count(n) AS n"
+COUNT_USERS: Final[LiteralString] = f"MATCH (n:{USER}) RETURN count(n) AS n"
+#: every id of a label (read only when the counts say something was deleted)
+ITEM_IDS: Final[LiteralString] = f"MATCH (n:{ITEM}) RETURN n.id AS id"
+USER_IDS: Final[LiteralString] = f"MATCH (n:{USER}) RETURN n.id AS id"
 
 CREATE_USER_VECTOR_INDEX: Final[LiteralString] = (
     f"CREATE VECTOR INDEX {USER_EMBEDDING_INDEX} IF NOT EXISTS "

@@ -6,10 +6,8 @@ Validation reuses :mod:`ingest.validation`, so a bad mapping fails exactly as a 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from ingest.validation import (
@@ -22,7 +20,7 @@ from ingest.validation import (
 )
 from kg.records import InteractionRecord, ItemRecord, SourceRef
 
-__all__ = ["content_hash", "to_interaction_record", "to_item_record"]
+__all__ = ["to_interaction_record", "to_item_record"]
 
 _ITEM_KEYS = ("id", "title", "description", "attributes")
 _INTERACTION_KEYS = ("user_id", "item_id", "weight", "ts")
@@ -75,9 +73,3 @@ def to_interaction_record(record: Mapping[str, Any] | InteractionRecord, n: int,
     return InteractionRecord(as_id(record.get("user_id"), path, 0, "user_id"),
                              as_id(record.get("item_id"), path, 0, "item_id"),
                              float(weight), ts, SourceRef(path))
-
-
-def content_hash(title: str, description: str, attribute_ids: Sequence[str]) -> str:
-    """SHA-256 of an item's text and attribute set (what its embedding depends on)."""
-    payload = json.dumps([title, description, sorted(set(attribute_ids))], ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()

@@ -1,0 +1,55 @@
+"""``kgrec models list | use VERSION | prune --keep N``: trained models as versions."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from kgrec.cli import app
+from kgrec.settings import Settings
+
+__all__ = ["models_list", "models_prune", "models_use"]
+
+models_app = typer.Typer(help="Trained models: list them, choose the one served, prune old ones.",
+                         no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+def _store():  # type: ignore[no-untyped-def]
+    from gnn.model_store import ModelStore
+
+    return ModelStore(Settings.from_env().models_dir)
+
+
+@models_app.command("list")
+def models_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
+                ) -> None:
+    """The saved model versions, oldest first; * marks the one served (``latest``)."""
+    versions = _store().versions()
+    if as_json:
+        typer.echo(json.dumps([v.to_dict() for v in versions], indent=2))
+        return
+    if not versions:
+        typer.echo("no trained model yet: run `kgrec train`")
+    for v in versions:
+        ndcg = f"{v.best_val_ndcg:.4f}" if v.best_val_ndcg is not None else "-"
+        typer.echo(f"{'*' if v.latest else ' '} {v.version}  users {v.users}  items {v.items}  "
+                   f"validation NDCG@20 {ndcg}")
+
+
+@models_app.command("use")
+def models_use(version: Annotated[str, typer.Argument(help="A version from `kgrec models list`.")]
+               ) -> None:
+    """Serve VERSION: point ``latest`` at it (serving processes switch on refresh)."""
+    _store().use(version)
+    typer.echo(f"latest -> {version}")
+
+
+@models_app.command("prune")
+def models_prune(keep: Annotated[int, typer.Option(help="How many of the newest to keep.")] = 3
+                 ) -> None:
+    """Delete all but the newest KEEP versions (the one served is always kept)."""
+    gone = _store().prune(keep)
+    typer.echo(f"deleted {len(gone)} model version(s)" + (f": {', '.join(gone)}" if gone else ""))

@@ -83,9 +83,9 @@ def bench_in_process(n: int, queries: int, rng: np.random.Generator) -> dict[str
 def bench_neo4j(driver: Any, n: int, queries: int, rng: np.random.Generator,
                 database: str) -> dict[str, float]:
     from kg.embeddings import query_similar_items, write_embeddings
+    from kg.indexes import ensure_schema, ensure_vector_index
     from kg.queries import DELETE_ALL
     from kg.records import ItemRecord
-    from kg.indexes import ensure_schema, ensure_vector_index
     from kg.writer import GraphWriter
 
     with driver.session(database=database) as s:
@@ -112,8 +112,8 @@ def bench_neo4j(driver: Any, n: int, queries: int, rng: np.random.Generator,
 
 def bench_small_model(settings: Any, driver: Any, queries: int) -> dict[str, Any]:
     from ingest.loader import load_synthetic
-    from kg.queries import DELETE_ALL
     from kg.indexes import ensure_schema
+    from kg.queries import DELETE_ALL
     from kg.writer import GraphWriter
     from kgrec.recommender import Recommender
     from kgrec.workflows import train_from_graph
@@ -205,8 +205,8 @@ def bench_movielens_explain(settings: Any, driver: Any, path: Path, queries: int
     """explain latency on MovieLens 100K in Neo4j (5-epoch model: the paths and their
     ranking cost the same whatever the model's accuracy)."""
     from ingest.loader import load_movielens
-    from kg.queries import DELETE_ALL
     from kg.indexes import ensure_schema
+    from kg.queries import DELETE_ALL
     from kg.writer import GraphWriter
     from kgrec.recommender import Recommender
     from kgrec.workflows import train_from_graph

@@ -197,8 +197,10 @@ def choose_slots(score: Callable[[np.ndarray], np.ndarray], seen: sp.csr_matrix,
     base = validation_ndcg(score, seen, valid)
     chosen, facts = 0.0, {"tail_base_val_ndcg": base}
     for per_page in SLOTS_GRID:
-        val = validation_ndcg(lambda u, m=per_page: rank_scores(score(u), seen, u, tail,
-                                                     page_slots(m, 20)), seen, valid)
+        def slotted(u: np.ndarray, m: float = per_page) -> np.ndarray:
+            return rank_scores(score(u), seen, u, tail, page_slots(m, 20))
+
+        val = validation_ndcg(slotted, seen, valid)
         if val >= (1.0 - budget) * base:
             chosen = per_page
             facts["tail_val_ndcg"] = val

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
@@ -93,11 +94,14 @@ def _choose_item_item(model: TrainedModel, valid: sp.csr_matrix | None,
     seen = model.graph.interactions
     lambdas, weights = _grids(model, seen, valid is not None)
     chosen = valid is not None and len(lambdas) * len(weights) > 1
-    gnn = _cached(lambda users: model.user_emb[users] @ model.item_emb.T)
+    def gnn_scores(users: np.ndarray) -> np.ndarray:
+        return np.asarray(model.user_emb[users] @ model.item_emb.T, np.float32)
+
+    gnn = _cached(gnn_scores)
     best: tuple[float, float, float, np.ndarray | None] = (-1.0, lambdas[0], weights[0], None)
     for lam in lambdas:
         b = fit_ease(seen, lam)
-        item_item = _cached(lambda users, b=b: ease_scores(seen, b, users))
+        item_item = _cached(partial(ease_scores, seen, b))
         for w in weights:
             if not chosen:
                 best = (0.0, lam, w, b)
@@ -105,17 +109,19 @@ def _choose_item_item(model: TrainedModel, valid: sp.csr_matrix | None,
             if w == 0.0 and best[3] is not None:
                 continue
             assert valid is not None
-            val = validation_ndcg(lambda u, ii=item_item, w=w: gnn(u) + w * ii(u), seen, valid,
-                                  20, candidates, model.config.train.seed)
+            def hybrid(u: np.ndarray, ii: Scores = item_item, w: float = w) -> np.ndarray:
+                return gnn(u) + w * ii(u)
+
+            val = validation_ndcg(hybrid, seen, valid, 20, candidates, model.config.train.seed)
             if val > best[0]:
                 best = (val, lam, w, b)
-    val, lam, w, b = best
+    val, lam, w, best_b = best
     facts = {"item_item_lambda": float(lam), "item_item_weight": float(w)}
     if chosen:
         facts["hybrid_val_ndcg"] = float(val)
     logger.info("item-item term: lambda %.1f, weight %.2f (%s)", lam, w,
                 f"validation NDCG@20 {val:.4f}" if chosen else "given, not chosen")
-    return lam, w, b, facts
+    return lam, w, best_b, facts
 
 
 def _content_term(model: TrainedModel, b: np.ndarray, lam: float, content: ItemContent
@@ -130,9 +136,10 @@ def _content_term(model: TrainedModel, b: np.ndarray, lam: float, content: ItemC
         logger.info("content columns skipped: %d content dimensions (limit %d)",
                     d, cfg.item_item_max_items)
         return None, 0.0, None, {}
-    given = (cfg.content_mu, cfg.content_text_weight, cfg.content_scale)
-    if None not in given:
-        mu, t, scale, val = float(given[0]), float(given[1]), float(given[2]), float("nan")
+    if cfg.content_mu is not None and cfg.content_text_weight is not None \
+            and cfg.content_scale is not None:
+        mu, t, scale = cfg.content_mu, cfg.content_text_weight, cfg.content_scale
+        val = float("nan")
     else:
         mu, t, scale, val = choose_content(seen, b, lam, content.attributes, content.text,
                                            model.config.train.seed)

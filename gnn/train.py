@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -184,6 +184,7 @@ def train_model(snapshot: GraphSnapshot, features: NodeFeatures,
                                  train_cfg.seed, device)
     model = _new_model(config, snapshot, features, seen, init, device)
     # fused: one kernel for all parameters on CUDA instead of a few per tensor
+    assert train_cfg.lr is not None  # for_device filled it in
     optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr,
                                  fused=device.type == "cuda")
     valid_csr = pair_matrix(valid, snapshot.num_users, snapshot.num_items) \
@@ -192,7 +193,7 @@ def train_model(snapshot: GraphSnapshot, features: NodeFeatures,
                                    valid_candidates, show_progress, t0)
     if stopper.best_state is not None:
         model.load_state_dict(stopper.best_state)
-    best_epoch = stopper.best_epoch if valid_csr is not None else history["epoch"][-1]
+    best_epoch = stopper.best_epoch if valid_csr is not None else int(history["epoch"][-1])
     frozen = freeze(model, inputs.graph, inputs.x, snapshot, config, features.encoder_id,
                     encoder_fingerprint)
     content = ItemContent(item_attribute_matrix(snapshot) if config.model.use_attributes
@@ -202,7 +203,8 @@ def train_model(snapshot: GraphSnapshot, features: NodeFeatures,
     best = stopper.best if stopper.best >= 0 else None
     trained = replace(trained, info={**trained.info, "best_epoch": best_epoch,
                                      "best_val_ndcg": best, "seconds": seconds,
-                                     "device": str(device), "history": history})
+                                     "device": str(device), "history": history,
+                                     "train_config": asdict(train_cfg)})
     logger.info("trained %s in %.1fs on %s: %s", model, seconds, device,
                 f"best epoch {best_epoch}, val NDCG@20 {best:.4f}" if best is not None
                 else f"{best_epoch} epochs, no validation split")

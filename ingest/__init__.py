@@ -18,8 +18,8 @@ from ingest.loader import (
     merge_interactions,
 )
 from ingest.movielens import read_movielens
-from ingest.sources import read_dataset
 from ingest.rdf_reader import iter_rdf_items, read_rdf_items
+from ingest.sources import read_dataset
 from ingest.synthetic import SyntheticCatalog, generate_synthetic, write_synthetic_catalog
 from ingest.validation import OnError, RejectLog
 

@@ -33,8 +33,8 @@ from ingest.movielens import (
 from ingest.rdf_reader import iter_rdf_items
 from ingest.synthetic import generate_synthetic
 from ingest.validation import DuplicateCheck, OnError, RejectLog, check_on_error
-from kg.records import InteractionRecord
 from kg.indexes import ensure_schema
+from kg.records import InteractionRecord
 
 if TYPE_CHECKING:
     from kg.writer import GraphWriter

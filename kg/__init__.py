@@ -44,17 +44,17 @@ _WHERE = {
     "write_embeddings": "kg.embeddings", "read_embeddings": "kg.embeddings",
     "query_similar_items": "kg.embeddings",
     "export_turtle": "kg.rdf",
-    "cypher_file": "kg.cypher_files", "cypher_files": "kg.cypher_files",
+    "cypher_file": "kg.cypher_library", "cypher_files": "kg.cypher_library",
 }
 
 if TYPE_CHECKING:
-    from kg.cypher_files import cypher_file, cypher_files
     from kg.connection import connect
+    from kg.cypher_library import cypher_file, cypher_files
     from kg.embeddings import query_similar_items, read_embeddings, write_embeddings
     from kg.export import export_snapshot
+    from kg.indexes import ensure_schema, ensure_vector_index
     from kg.rdf import export_turtle
     from kg.records import InteractionRecord, ItemRecord, SourceRef, UserRecord, attribute_id
-    from kg.indexes import ensure_schema, ensure_vector_index
     from kg.server import Credentials, LocalNeo4j, ServerStatus
     from kg.snapshot import GraphSnapshot, id_sort_key, snapshot_from_records
     from kg.writer import GraphWriter, aggregate_interactions

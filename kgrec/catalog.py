@@ -8,7 +8,7 @@ new catalog, sharing the model's arrays.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -58,7 +58,7 @@ class ItemCatalog:
     @property
     def unavailable(self) -> np.ndarray:
         """``bool [num_items]`` rows never recommended: hidden or deleted."""
-        return self.hidden | self.deleted
+        return np.asarray(self.hidden | self.deleted, bool)
 
     def __len__(self) -> int:
         return len(self.graph.item_ids) + len(self.new_ids)
@@ -103,7 +103,7 @@ class ItemCatalog:
     @cached_property
     def _model_postings(self) -> tuple[np.ndarray, np.ndarray]:
         csc = self.graph.item_attributes.tocsc()
-        return csc.indptr, csc.indices
+        return np.asarray(csc.indptr), np.asarray(csc.indices)
 
     @cached_property
     def _overlay_postings(self) -> dict[str, list[int]]:
@@ -116,12 +116,12 @@ class ItemCatalog:
     def rows_with(self, attribute_id: str) -> np.ndarray:
         """``int64`` rows of the items carrying ``attribute_id``."""
         col = self.graph.attribute_rows.get(attribute_id)
-        rows: Sequence[int] = ()
+        rows: list[int] = []
         if col is not None:
             indptr, indices = self._model_postings
-            rows = indices[indptr[col]:indptr[col + 1]]
+            rows = indices[indptr[col]:indptr[col + 1]].tolist()
             if self.overlay:  # overlaid rows list their attributes themselves
-                rows = [r for r in rows.tolist() if r not in self.overlay]
+                rows = [r for r in rows if r not in self.overlay]
         extra = self._overlay_postings.get(attribute_id, [])
         return np.asarray([*rows, *extra], np.int64)
 

@@ -93,10 +93,10 @@ def run_demo(settings: Settings, *, dataset: str = "synthetic", n_users: int = 2
     from rich.rule import Rule
 
     from kg.connection import connect
-    from kg.cypher_files import cypher_file
+    from kg.cypher_library import cypher_file
     from kg.indexes import ensure_schema
-    from kgrec.render import print_explanation, print_ingest_summary, print_recommendations
     from kgrec.recommender import Recommender
+    from kgrec.render import print_explanation, print_ingest_summary, print_recommendations
     from kgrec.workflows import train_from_graph
 
     console = Console()

@@ -106,7 +106,7 @@ def _contributions(state: ServingState, user: UserState, row: int) -> tuple[
     if user.vector is None or user.layer0 is None:
         return [], {}
     model_rows = user.seen[user.seen < model.num_items]
-    nbrs = user_neighbours(model, model_rows, user.attribute_ids)
+    nbrs = user_neighbours(model, model_rows.tolist(), user.attribute_ids)
     parts = decompose_user(model, user.layer0, nbrs)
     e_i = scorer.item_emb(np.asarray([row]))[0]
     emb = (parts.parts @ e_i) / parts.norm

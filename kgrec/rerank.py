@@ -128,7 +128,7 @@ class MMR:
             gain[chosen] = -np.inf
             chosen.append(int(np.argmax(gain)))
             max_sim = np.maximum(max_sim, _jaccard(attrs, chosen[-1]))
-        return pool[np.asarray(chosen)]
+        return np.asarray(pool[np.asarray(chosen)], np.int64)
 
 
 def _jaccard(attrs: Sequence[set[str]], i: int) -> np.ndarray:
@@ -154,8 +154,10 @@ def rank(scores: np.ndarray, k: int, policies: Sequence[Policy], catalog: ItemCa
         return mmr[0].select(scores, k, catalog)
     streams = []
     for p in sorted(policies, key=lambda p: isinstance(p, TailSlots)):  # new items first
-        stream = p.stream(scores, catalog, model_slots, k) if isinstance(p, TailSlots) else \
-            p.stream(scores, catalog, len(item_has_id), item_has_id, k)
+        if isinstance(p, TailSlots):
+            stream = p.stream(scores, catalog, model_slots, k)
+        elif isinstance(p, NewItemSlots):
+            stream = p.stream(scores, catalog, len(item_has_id), item_has_id, k)
         if stream is not None:
             streams.append(stream)
     if not streams:

@@ -30,8 +30,15 @@ import numpy as np
 
 from gnn.infer import embed_new_items, embed_users, user_layer0, user_neighbours
 from gnn.scorer import Scorer
-from kg.changes import Changes, StoredItem, StoredUser, read_changes, read_ids, read_items, \
-    read_users
+from kg.changes import (
+    Changes,
+    StoredItem,
+    StoredUser,
+    read_changes,
+    read_ids,
+    read_items,
+    read_users,
+)
 from kg.embeddings import ItemEmbedding, write_item_embeddings_if_unchanged
 from kg.records import ItemRecord, attributes_by_kind, content_hash
 from kgrec.catalog import CatalogItem
@@ -173,7 +180,7 @@ class StateSync:
                               [it.users for it in todo])
         if self.write and model.version:
             rows = [ItemEmbedding(ItemRecord(it.id, it.title, it.description,
-                                             attributes_by_kind(it.attribute_ids)),
+                                             _by_kind(it.attribute_ids)),
                                   emb[k], content_hash(it.title, it.description,
                                                        it.attribute_ids), x[k])
                     for k, it in enumerate(todo)]
@@ -191,8 +198,7 @@ class StateSync:
         to their trained embedding when they match training again."""
         if not users:
             return state
-        model, catalog = state.model, state.catalog
-        graph = model.graph
+        catalog = state.catalog
         overrides = dict(state.users)
         fold: list[tuple[StoredUser, np.ndarray]] = []
         before = {u.id: state.user(u.id) for u in users}
@@ -230,9 +236,10 @@ class StateSync:
         out: dict[str, UserState] = {}
         with_items = [k for k, (_, rows) in enumerate(users) if len(rows)]
         layer0 = [user_layer0(model, users[k][0].id, feats.get(k)) for k in with_items]
-        nbrs = [user_neighbours(model, users[k][1][users[k][1] < model.num_items],
+        nbrs = [user_neighbours(model, users[k][1][users[k][1] < model.num_items].tolist(),
                                 users[k][0].attribute_ids) for k in with_items]
-        vectors = embed_users(model, np.stack(layer0), nbrs) if with_items else []
+        vectors = embed_users(model, np.stack(layer0), nbrs) if with_items else \
+            np.zeros((0, model.dim), np.float32)
         for n, k in enumerate(with_items):
             u, rows = users[k]
             out[u.id] = UserState(rows, u.attribute_ids, vectors[n], layer0[n])
@@ -248,9 +255,9 @@ class StateSync:
         known_items = len(catalog) - int(catalog.deleted.sum()) + len(state.unembedded)
         if n_items != known_items:
             ids = read_ids(self.driver, "Item", self.database)
-            gone = [r for r in range(len(catalog)) if not catalog.deleted[r]
-                    and catalog.id_of(r) not in ids]
-            state = replace(state, catalog=catalog.with_deleted(gone),
+            gone_rows = [r for r in range(len(catalog)) if not catalog.deleted[r]
+                         and catalog.id_of(r) not in ids]
+            state = replace(state, catalog=catalog.with_deleted(gone_rows),
                             unembedded=frozenset(state.unembedded & ids))
             known = {catalog.id_of(r) for r in range(len(catalog))} | state.unembedded
             unseen = sorted(ids - known)
@@ -272,6 +279,10 @@ class StateSync:
                 state = self.apply_users(state, list(read_users(self.driver, unseen,
                                                                 self.database).values()))
         return state
+
+
+def _by_kind(attribute_ids: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    return {k: tuple(v) for k, v in attributes_by_kind(attribute_ids).items()}
 
 
 def _needs_content(state: ServingState, row: int | None) -> bool:
@@ -297,7 +308,7 @@ def _with_items(state: ServingState,
                 revert: Sequence[int]) -> ServingState:
     """``state`` with ``ready`` items embedded and the ``revert`` rows back to training."""
     catalog = state.catalog.without(revert) if revert else state.catalog
-    delta = state.delta.without(revert) if revert else state.delta
+    delta = state.delta.without(list(revert)) if revert else state.delta
     if ready:
         catalog, rows = catalog.with_items({it.id: CatalogItem(it.id, it.title,
                                                                  it.attribute_ids)
@@ -310,8 +321,8 @@ def _with_items(state: ServingState,
             delta = delta.with_items(np.asarray(rows)[~by_content], emb[~by_content], None,
                                      num_new)
         if by_content.any():
-            idx = np.flatnonzero(by_content)
-            text = np.stack([ready[k][2] for k in idx]) \
+            idx = np.flatnonzero(by_content).tolist()
+            text = np.stack([np.asarray(ready[k][2]) for k in idx]) \
                 if model.config.model.use_text else None
             content = model.content_rows(text, [ready[k][0].attribute_ids for k in idx])
             delta = delta.with_items(np.asarray(rows)[idx], emb[idx], content, num_new)

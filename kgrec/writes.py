@@ -11,7 +11,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 
-import neo4j
 import numpy as np
 
 from gnn.infer import embed_new_items

@@ -95,8 +95,8 @@ def neo4j_driver(settings: Settings) -> Iterator[neo4j.Driver]:
 @pytest.fixture
 def clean_db(neo4j_driver: neo4j.Driver, settings: Settings) -> neo4j.Driver:
     """An empty database with the kgrec schema (constraints and indexes) in place."""
-    from kg.queries import DELETE_ALL
     from kg.indexes import ensure_schema
+    from kg.queries import DELETE_ALL
 
     with neo4j_driver.session(database=settings.neo4j.database) as session:
         session.run(DELETE_ALL).consume()

@@ -8,7 +8,8 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from gnn.metrics import evaluate_scores, pair_matrix
+from gnn.metrics import pair_matrix
+from gnn.metrics import validation_ndcg as metrics_ndcg
 from gnn.ranker import EvalContext
 from kg.snapshot import GraphSnapshot
 
@@ -42,15 +43,10 @@ def validation_ndcg(score: Callable[[np.ndarray], np.ndarray], context: EvalCont
     """
     fit = context.fit_train
     n_u, n_i = fit.num_users, fit.num_items
-    if context.valid.shape[1] == 0:
-        return 0.0
-    users = np.unique(context.valid[0])
     cand = context.extra.get("valid_candidates")
-    candidates = np.ones(n_i, bool) if cand is None else np.asarray(cand, bool)
-    metrics = evaluate_scores(score, users, pair_matrix(context.valid, n_u, n_i),
-                              pair_matrix(fit.interaction_index, n_u, n_i), candidates,
-                              np.zeros(n_i, bool), (k,), context.seed)
-    return metrics[0].ndcg
+    return metrics_ndcg(score, pair_matrix(fit.interaction_index, n_u, n_i),
+                        pair_matrix(context.valid, n_u, n_i), k,
+                        None if cand is None else np.asarray(cand, bool), context.seed)
 
 
 def select_kinds(fit_score: Callable[[GraphSnapshot, tuple[str, ...] | None],

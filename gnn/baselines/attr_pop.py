@@ -8,8 +8,8 @@ from collections.abc import Callable
 import numpy as np
 
 from gnn.baselines._common import interaction_matrix, select_kinds
-from gnn.trained import item_attribute_matrix
 from gnn.ranker import EvalContext
+from gnn.trained import item_attribute_matrix
 from kg.snapshot import GraphSnapshot
 
 __all__ = ["AttrPop"]

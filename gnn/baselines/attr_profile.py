@@ -9,8 +9,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from gnn.baselines._common import interaction_matrix, select_kinds
-from gnn.trained import item_attribute_matrix
 from gnn.ranker import EvalContext
+from gnn.trained import item_attribute_matrix
 from kg.snapshot import GraphSnapshot
 
 __all__ = ["AttrProfile"]

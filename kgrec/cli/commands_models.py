@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kgrec.cli import app
 from kgrec.settings import Settings
+
+if TYPE_CHECKING:
+    from gnn.model_store import ModelStore
 
 __all__ = ["models_list", "models_prune", "models_use"]
 
@@ -17,7 +20,7 @@ models_app = typer.Typer(help="Trained models: list them, choose the one served,
 app.add_typer(models_app, name="models")
 
 
-def _store():  # type: ignore[no-untyped-def]
+def _store() -> ModelStore:
     from gnn.model_store import ModelStore
 
     return ModelStore(Settings.from_env().models_dir)

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from kgrec.cli import app
-from kgrec.render import print_explanation, print_ingest_summary, print_recommendations
 from kgrec.errors import RequestError
+from kgrec.render import print_explanation, print_ingest_summary, print_recommendations
 from kgrec.settings import Settings
 
 if TYPE_CHECKING:

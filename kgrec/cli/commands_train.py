@@ -34,8 +34,8 @@ def train(
     finally:
         driver.close()
     info = trained.info
-    typer.echo(f"model {trained.version}: {len(trained.user_ids)} users, "
-               f"{len(trained.item_ids)} items, {len(trained.attribute_ids)} attributes")
+    typer.echo(f"model {trained.version}: {trained.num_users} users, "
+               f"{trained.num_items} items, {trained.num_attributes} attributes")
     typer.echo(f"best epoch {info['best_epoch']}, validation NDCG@20 "
                f"{info['best_val_ndcg']:.4f}, {info['seconds']:.1f}s on {info['device']}")
     typer.echo(f"checkpoint {info['checkpoint']}; wrote {info['written']['items']} item and "

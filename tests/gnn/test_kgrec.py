@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
 from gnn.checkpoint import load_checkpoint, save_checkpoint
+from gnn.config import KGRecConfig, ModelConfig, TrainConfig
+from gnn.curves import plot_history
 from gnn.features import NodeFeatures
 from gnn.graph import build_homogeneous, to_hetero_data
-from gnn.infer import embed_new_items, embed_users
+from gnn.infer import embed_new_items, embed_users, user_layer0, user_neighbours
 from gnn.kgrec_ranker import KGRecRanker, LongTailRanker, kgrec_rankers
-from gnn.model import KGRecModel, ModelConfig, spmm
+from gnn.metrics import pair_matrix
+from gnn.model import KGRecModel, spmm
 from gnn.ranker import EvalContext, Ranker
-from gnn.train import _warm_start, plot_history, refit, train_model
+from gnn.scorer import Scorer
+from gnn.train import _warm_start, refit, train_model
 from kg.records import InteractionRecord, ItemRecord, UserRecord
 from kg.snapshot import GraphSnapshot, snapshot_from_records
 from kgrec.errors import ConfigError, TrainingError
 
 D = 16
-SMALL = ModelConfig(dim=16, layers=2, batch_size=64, max_epochs=60, patience=8, lr=0.02,
-                    device="cpu", seed=7)
+SMALL = KGRecConfig(ModelConfig(dim=16, layers=2),
+                    TrainConfig(batch_size=64, max_epochs=60, patience=8, lr=0.02, device="cpu",
+                                seed=7))
 
 
 def _planted(seed: int = 0) -> tuple[GraphSnapshot, NodeFeatures, np.ndarray]:
@@ -67,6 +73,10 @@ def planted() -> tuple[GraphSnapshot, NodeFeatures, np.ndarray]:
 def trained_planted(planted):  # type: ignore[no-untyped-def]
     snap, feats, valid = planted
     return train_model(snap, feats, SMALL, valid, show_progress=False)
+
+
+def _attrs_of(snap: GraphSnapshot, item: int) -> list[str]:
+    return [snap.attribute_ids[a] for i, a in snap.item_attribute_index.T if i == item]
 
 
 def test_homogeneous_graph_shapes(planted) -> None:  # type: ignore[no-untyped-def]
@@ -120,23 +130,26 @@ def test_spmm_stays_float32_under_bf16_autocast() -> None:
     assert torch.allclose(h.grad, a.sum(0, keepdim=True).T.expand(4, 3), atol=1e-6)
 
 
-def test_model_shapes_and_repr(planted) -> None:  # type: ignore[no-untyped-def]
+def test_model_shapes_repr_and_config_errors(planted) -> None:  # type: ignore[no-untyped-def]
     snap, feats, _ = planted
     g = build_homogeneous(snap)
-    model = KGRecModel(SMALL, snap.num_users, snap.num_items, snap.num_attributes, D)
+    model = KGRecModel(SMALL.model, snap.num_users, snap.num_items, snap.num_attributes, D)
     x = {t: torch.from_numpy(getattr(feats, t)) for t in ("user", "item", "attribute")}
     z = model(x, g.adj)
-    assert z.shape == (g.num_nodes, SMALL.dim) and z.dtype == torch.float32
+    assert z.shape == (g.num_nodes, SMALL.model.dim) and z.dtype == torch.float32
     assert "dim=16" in repr(model)
     with pytest.raises(ConfigError, match="use_text"):
         ModelConfig(use_text=False, use_id=False)
     with pytest.raises(ConfigError, match="unknown keys"):
-        ModelConfig.from_dict({"dimension": 3})
+        KGRecConfig.from_dict({"model": {"dimension": 3}})
+    with pytest.raises(ConfigError, match="no config field"):
+        SMALL.with_overrides(dimension=3)
+    assert KGRecConfig.from_dict(SMALL.to_dict()) == SMALL
 
 
 def test_text_dropout_drops_the_same_feature_dimensions_for_every_node() -> None:
     torch.manual_seed(0)
-    model = KGRecModel(SMALL, 1, 64, 0, 64)
+    model = KGRecModel(SMALL.model, 1, 64, 0, 64)
     w, b = model.proj["item"].weight.detach(), model.proj["item"].bias.detach()
     basis = torch.eye(64)  # item j's text is feature dimension j alone
     out = model.project({"item": basis}, dropout=0.5)["item"].detach()
@@ -145,14 +158,14 @@ def test_text_dropout_drops_the_same_feature_dimensions_for_every_node() -> None
     assert torch.allclose(out[kept], (2.0 * w.T + b)[kept], atol=1e-5)  # rescaled by 1/(1-p)
     assert torch.allclose(model.project({"item": basis})["item"], basis @ w.T + b, atol=1e-6)
     with pytest.raises(ConfigError, match="text_dropout"):
-        ModelConfig(text_dropout=1.0)
+        TrainConfig(text_dropout=1.0)
 
 
 def test_known_answer_communities(planted, trained_planted) -> None:  # type: ignore[no-untyped-def]
     snap, _, _ = planted
     tm = trained_planted.trained
     assert trained_planted.best_epoch >= 1 and np.isfinite(tm.user_emb).all()
-    scores = tm.score(np.arange(snap.num_users))
+    scores = Scorer(tm).score_trained(np.arange(snap.num_users))
     seen = np.zeros_like(scores, dtype=bool)
     seen[snap.interaction_index[0], snap.interaction_index[1]] = True
     scores[seen] = -np.inf
@@ -161,15 +174,14 @@ def test_known_answer_communities(planted, trained_planted) -> None:  # type: ig
         community = uid[1]
         own_unseen = sum(1 for i, iid in enumerate(snap.item_ids)
                          if iid[0] == community and iid != "cold-a" and not seen[u, i])
-        top = np.argsort(-scores[u])[:own_unseen]
-        assert all(snap.item_ids[i][0] == community and i != cold for i in top) or \
-            community == "a", uid
         rank_of_cold = int((scores[u] > scores[u, cold]).sum())
         if community == "a":  # top 5 = the 4 unseen A items + the cold A item
             assert rank_of_cold < 5, f"{uid}: cold A item ranked {rank_of_cold}"
             top5 = np.argsort(-scores[u])[:5]
             assert all(snap.item_ids[i][0] == "a" or i == cold for i in top5), uid
-        else:  # below every unseen B item, so not in B users' top recommendations
+        else:  # B's unseen items first; the cold A item below all of them
+            top = np.argsort(-scores[u])[:own_unseen]
+            assert all(snap.item_ids[i][0] == "b" for i in top), uid
             assert rank_of_cold >= own_unseen, f"{uid}: cold A item ranked {rank_of_cold}"
 
 
@@ -182,7 +194,7 @@ def test_history_and_plot(trained_planted, tmp_path) -> None:  # type: ignore[no
 
 def test_deterministic(planted) -> None:  # type: ignore[no-untyped-def]
     snap, feats, _ = planted
-    cfg = replace(SMALL, max_epochs=2)
+    cfg = SMALL.with_overrides(max_epochs=2)
     a = train_model(snap, feats, cfg, None, show_progress=False).trained
     b = train_model(snap, feats, cfg, None, show_progress=False).trained
     np.testing.assert_array_equal(a.item_emb, b.item_emb)
@@ -190,60 +202,63 @@ def test_deterministic(planted) -> None:  # type: ignore[no-untyped-def]
 
 def test_long_tail_choice_scores_the_final_hybrid_model(planted) -> None:  # type: ignore[no-untyped-def]
     from gnn.long_tail import choose_slots, tail_items
-    from gnn.selection import validation_ndcg
-    from gnn.train import _csr
 
     snap, feats, valid = planted
-    hybrid = replace(SMALL, max_epochs=3, item_item_lambda=30.0, item_item_weight=1.0)
+    hybrid = SMALL.with_overrides(max_epochs=3, item_item_lambda=30.0, item_item_weight=1.0)
     tm = train_model(snap, feats, hybrid, valid, show_progress=False).trained
-    assert tm.item_item is not None and tm.item_item_weight == 1.0
-    train_csr = _csr(snap.interaction_index, snap.num_users, snap.num_items)
-    per_page, facts = choose_slots(tm.score, train_csr,
-                                   _csr(valid, snap.num_users, snap.num_items),
-                                   tail_items(np.diff(train_csr.tocsc().indptr)),
-                                   tm.config.tail_budget, validation_ndcg, seed=tm.config.seed)
-    assert tm.info["tail_slots"] == per_page
+    assert tm.item_item is not None and tm.item_item.weight == 1.0
+    seen = pair_matrix(snap.interaction_index, snap.num_users, snap.num_items)
+    per_page, facts = choose_slots(Scorer(tm).score_trained, seen,
+                                   pair_matrix(valid, snap.num_users, snap.num_items),
+                                   tail_items(np.diff(seen.tocsc().indptr)),
+                                   tm.config.scoring.tail_budget, seed=tm.config.train.seed)
+    assert tm.tail_slots == tm.info["tail_slots"] == per_page
     assert tm.info["tail_base_val_ndcg"] == pytest.approx(facts["tail_base_val_ndcg"], abs=1e-6)
     assert tm.info.get("tail_val_ndcg", -1.0) == pytest.approx(facts.get("tail_val_ndcg", -1.0),
                                                                abs=1e-6)
 
 
 def test_batch_size_and_lr_default_by_device(planted) -> None:  # type: ignore[no-untyped-def]
-    default = ModelConfig()
+    default = TrainConfig()
     assert (default.batch_size, default.lr) == (None, None)
     assert default.for_device("cpu").batch_size == 1024 and default.for_device("cpu").lr == 0.03
     assert default.for_device("cuda").batch_size == 2048 and default.for_device("cuda").lr == 0.05
-    assert ModelConfig(batch_size=8, lr=0.1).for_device("cuda") == ModelConfig(batch_size=8, lr=0.1)
-    snap, feats, _ = planted  # the trained model records what it trained with
-    tiny = replace(SMALL, batch_size=None, lr=None, max_epochs=1, item_item=False, tail_slots=0)
-    cfg = train_model(snap, feats, tiny, None, show_progress=False).trained.config
-    assert (cfg.batch_size, cfg.lr) == (1024, 0.03)
+    assert TrainConfig(batch_size=8, lr=0.1).for_device("cuda") == TrainConfig(batch_size=8, lr=0.1)
+    snap, feats, _ = planted  # the model records what was asked and what ran
+    tiny = SMALL.with_overrides(batch_size=None, lr=None, max_epochs=1, item_item=False,
+                                tail_slots=0)
+    tm = train_model(snap, feats, tiny, None, show_progress=False).trained
+    assert (tm.config.train.batch_size, tm.config.train.lr) == (None, None)
+    assert (tm.info["train_config"]["batch_size"], tm.info["train_config"]["lr"]) == (1024, 0.03)
     with pytest.raises(ConfigError, match="batch_size"):
-        ModelConfig(batch_size=1)
+        TrainConfig(batch_size=1)
 
 
 def test_steps_per_epoch_caps_the_batches_of_an_epoch(planted, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     snap, feats, _ = planted
-    assert snap.num_interactions > 4 * SMALL.batch_size  # a full pass has more steps
+    assert snap.num_interactions > 4 * (SMALL.train.batch_size or 0)  # a pass has more steps
     steps = []
     real_step = torch.optim.Adam.step
     monkeypatch.setattr(torch.optim.Adam, "step",
                         lambda self, *a, **k: steps.append(1) or real_step(self, *a, **k))
-    train_model(snap, feats, replace(SMALL, max_epochs=2, steps_per_epoch=3, item_item=False,
-                                     tail_slots=0), None, show_progress=False)
+    train_model(snap, feats, SMALL.with_overrides(max_epochs=2, steps_per_epoch=3,
+                                                  item_item=False, tail_slots=0),
+                None, show_progress=False)
     assert len(steps) == 6
     with pytest.raises(ConfigError, match="steps_per_epoch"):
-        ModelConfig(steps_per_epoch=-1)
+        TrainConfig(steps_per_epoch=-1)
 
 
 def test_refit_continues_from_early_stopped_weights(planted, trained_planted) -> None:  # type: ignore[no-untyped-def]
     snap, feats, _ = planted
     first = trained_planted
     # at a vanishing learning rate the refit must reproduce the early-stopped model
-    still = replace(first.trained.config, lr=1e-12)
+    still = first.trained.config.with_overrides(lr=1e-12)
     frozen = replace(first, trained=replace(first.trained, config=still))
     again = refit(frozen, snap, feats, show_progress=False)
-    assert again.history["epoch"][-1] == max(1, round(first.best_epoch * still.refit_fraction))
+    epochs = max(1, round(first.best_epoch * still.train.refit_fraction))
+    assert again.history["epoch"][-1] == again.trained.info["refit_epochs"] == epochs
+    assert again.trained.config == still  # what was asked, not the refit's epochs
     np.testing.assert_allclose(again.trained.item_emb, first.trained.item_emb, atol=1e-5)
     assert again.trained.info["item_item_weight"] == first.trained.info["item_item_weight"]
     # an item that gains an ID embedding in the refit starts from zero, the others carry over
@@ -257,88 +272,97 @@ def test_refit_continues_from_early_stopped_weights(planted, trained_planted) ->
     torch.testing.assert_close(w[~gained], w0[~gained])
 
 
-def test_checkpoint_roundtrip(trained_planted, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    tm = trained_planted.trained
-    tm.version = "test-1"
+def test_checkpoint_roundtrip_is_exact_and_read_only(trained_planted, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    tm = replace(trained_planted.trained, version="test-1")
     save_checkpoint(tmp_path / "ck", tm)
     loaded = load_checkpoint(tmp_path / "ck")
     users = np.arange(tm.num_users)
-    np.testing.assert_array_equal(loaded.score(users), tm.score(users))
-    assert loaded.item_ids == tm.item_ids and loaded.config == tm.config
+    np.testing.assert_array_equal(Scorer(loaded).score_trained(users),
+                                  Scorer(tm).score_trained(users))
+    assert loaded.graph.item_ids == tm.graph.item_ids and loaded.config == tm.config
     assert loaded.version == "test-1" and loaded.encoder_id == "test"
     np.testing.assert_array_equal(loaded.layers, tm.layers)
+    np.testing.assert_array_equal(loaded.graph.item_hashes, tm.graph.item_hashes)
+    with pytest.raises(ValueError, match="read-only"):
+        loaded.item_emb[0, 0] = 1.0  # the model never changes after training
+    with pytest.raises(ValueError, match="read-only"):
+        tm.user_emb[0, 0] = 1.0
 
 
-def test_cold_columns_from_content_and_new_items_get_the_same_rule(planted, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    snap, feats, valid = planted
-    config = replace(SMALL, max_epochs=3, item_item_lambda=30.0, item_item_weight=1.0)
-    result = train_model(snap, feats, config, valid, show_progress=False)
-    tm = result.trained
-    assert tm.item_item is not None and tm.content_map is not None
-    assert {"content_mu", "content_text_weight", "content_scale"} <= set(tm.info)
-    cold = snap.item_ids.index("cold-a")
-    attrs = [snap.attribute_ids[a] for i, a in snap.item_attribute_index.T if i == cold]
-    column = tm.content_map @ tm.content_rows(feats.item[cold:cold + 1], [attrs])[0]
-    assert np.abs(tm.item_item[:, cold]).sum() > 0
-    np.testing.assert_allclose(tm.item_item[:, cold], column, rtol=1e-4, atol=1e-6)
-    a_users = [u for u, uid in enumerate(snap.user_ids) if uid[1] == "a"]
-    b_users = [u for u, uid in enumerate(snap.user_ids) if uid[1] == "b"]
-    term = np.asarray(tm.interactions @ tm.item_item[:, cold]).ravel()  # type: ignore[operator]
-    assert term[a_users].mean() > term[b_users].mean()
-    # an unknown attribute value is left out of the content row
-    np.testing.assert_array_equal(tm.content_rows(feats.item[:1], [attrs + ["genre:zzz"]]),
-                                  tm.content_rows(feats.item[:1], [attrs]))
-    loaded = load_checkpoint(save_checkpoint(tmp_path / "ck", tm))
-    np.testing.assert_array_equal(loaded.content_map, tm.content_map)  # type: ignore[arg-type]
-    assert loaded.content_text_weight == tm.content_text_weight
-    again = refit(result, snap, feats, show_progress=False).trained
-    assert again.info["content_mu"] == tm.info["content_mu"]
-    assert again.info["content_scale"] == tm.info["content_scale"]
-
-
-def test_checkpoint_format_1_loads_with_its_tail_policy(trained_planted, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_checkpoint_written_atomically_and_old_formats_refused(trained_planted, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import json
 
     tm = trained_planted.trained
     folder = save_checkpoint(tmp_path / "ck", tm)
+    save_checkpoint(folder, replace(tm, version="second"))  # replaces the folder whole
+    assert load_checkpoint(folder).version == "second"
+    assert [p.name for p in tmp_path.iterdir()] == ["ck"]  # no temporary folder left
     meta = json.loads((folder / "meta.json").read_text())
-    meta["format"] = 1  # as written before tail slots closed each page
-    meta["config"]["tail_every"] = meta["config"].pop("tail_slots")
-    meta["info"].pop("tail_slots", None)
-    meta["info"]["tail_every"] = 5
+    meta["format"] = 2
     (folder / "meta.json").write_text(json.dumps(meta))
-    loaded = load_checkpoint(folder)
-    assert loaded.info["tail_slots"] == 2 and "tail_every" not in loaded.info
-    assert loaded.config == tm.config
-    np.testing.assert_array_equal(loaded.score(np.arange(3)), tm.score(np.arange(3)))
+    with pytest.raises(TrainingError, match="format 2, expected 3.*retrain"):
+        load_checkpoint(folder)
+
+
+def test_cold_items_take_their_item_item_term_from_content(planted, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    snap, feats, valid = planted
+    config = SMALL.with_overrides(max_epochs=3, item_item_lambda=30.0, item_item_weight=1.0)
+    result = train_model(snap, feats, config, valid, show_progress=False)
+    tm = result.trained
+    term = tm.item_item
+    assert term is not None and term.content_map is not None and term.cold_content is not None
+    assert {"content_mu", "content_text_weight", "content_scale"} <= set(tm.info)
+    cold = snap.item_ids.index("cold-a")
+    assert cold in term.cold_rows and np.abs(term.weights[:, cold]).sum() == 0
+    np.testing.assert_allclose(term.cold_content[list(term.cold_rows).index(cold)],
+                               tm.content_rows(feats.item[cold:cold + 1], [_attrs_of(snap, cold)])[0],
+                               rtol=1e-6)
+    scorer = Scorer(tm)
+    users = np.arange(tm.num_users)
+    item_item = scorer.score_trained(users)[:, cold] - tm.user_emb @ tm.item_emb[cold]
+    a_users = [u for u, uid in enumerate(snap.user_ids) if uid[1] == "a"]
+    b_users = [u for u, uid in enumerate(snap.user_ids) if uid[1] == "b"]
+    assert item_item[a_users].mean() > item_item[b_users].mean()
+    seen = tm.graph.interactions[3].indices  # the per-item split sums to the term
+    assert scorer.item_item_contributions(seen, cold).sum() == pytest.approx(item_item[3],
+                                                                             abs=1e-5)
+    # an unknown attribute value is left out of the content row
+    np.testing.assert_array_equal(
+        tm.content_rows(feats.item[:1], [_attrs_of(snap, cold) + ["genre:zzz"]]),
+        tm.content_rows(feats.item[:1], [_attrs_of(snap, cold)]))
+    loaded = load_checkpoint(save_checkpoint(tmp_path / "ck", tm))
+    assert loaded.item_item is not None and loaded.item_item.content_map is not None
+    np.testing.assert_array_equal(loaded.item_item.content_map, term.content_map)
+    again = refit(result, snap, feats, show_progress=False).trained
+    assert again.info["content_mu"] == tm.info["content_mu"]
+    assert again.info["content_scale"] == tm.info["content_scale"]
 
 
 def test_inductive_item_matches_trained(planted, trained_planted) -> None:  # type: ignore[no-untyped-def]
     snap, feats, _ = planted
     tm = trained_planted.trained
     cold = snap.item_ids.index("cold-a")  # no ID embedding: the same rule exactly
-    attrs = [snap.attribute_ids[a] for i, a in snap.item_attribute_index.T if i == cold]
-    emb = embed_new_items(tm, feats.item[cold:cold + 1], [attrs])
+    emb = embed_new_items(tm, feats.item[cold:cold + 1], [_attrs_of(snap, cold)])
     np.testing.assert_allclose(emb[0], tm.item_emb[cold], atol=1e-5)
 
 
 def test_inductive_warm_item_and_user_without_id(planted) -> None:  # type: ignore[no-untyped-def]
     snap, feats, _ = planted
-    tm = train_model(snap, feats, replace(SMALL, use_id=False, max_epochs=3), None,
+    tm = train_model(snap, feats, SMALL.with_overrides(use_id=False, max_epochs=3), None,
                      show_progress=False).trained
     item = 3
-    attrs = [snap.attribute_ids[a] for i, a in snap.item_attribute_index.T if i == item]
     users = [snap.user_ids[u] for u, i in snap.interaction_index.T if i == item]
-    emb = embed_new_items(tm, feats.item[item:item + 1], [attrs], [users])
+    emb = embed_new_items(tm, feats.item[item:item + 1], [_attrs_of(snap, item)], [users])
     np.testing.assert_allclose(emb[0], tm.item_emb[item], atol=1e-5)
     u = 5
-    items = [snap.item_ids[i] for uu, i in snap.interaction_index.T if uu == u]
+    items = [i for uu, i in snap.interaction_index.T if uu == u]
     profile = [snap.attribute_ids[a] for uu, a in snap.user_attribute_index.T if uu == u]
-    uemb = embed_users(tm, [items], [profile], feats.user[u:u + 1])
+    layer0 = user_layer0(tm, None, feats.user[u])  # a stranger with this user's profile
+    uemb = embed_users(tm, layer0[None], [user_neighbours(tm, items, profile)])
     np.testing.assert_allclose(uemb[0], tm.user_emb[u], atol=1e-5)
 
 
-def test_inductive_speed_and_unknown_ids(trained_planted) -> None:  # type: ignore[no-untyped-def]
+def test_inductive_unknown_ids_and_shapes(trained_planted) -> None:  # type: ignore[no-untyped-def]
     tm = trained_planted.trained
     x = np.ones((1, D), np.float32) / np.sqrt(D)
     emb = embed_new_items(tm, x, [["genre:a-g0", "nope:x"]])
@@ -348,14 +372,13 @@ def test_inductive_speed_and_unknown_ids(trained_planted) -> None:  # type: igno
 
 
 def test_nan_guard(trained_planted, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    tm = replace(trained_planted.trained)
-    tm.item_emb = tm.item_emb.copy()
-    tm.item_emb[0, 0] = np.nan
+    bad_emb = np.array(trained_planted.trained.item_emb)
+    bad_emb[0, 0] = np.nan
+    tm = replace(trained_planted.trained, item_emb=bad_emb, version="v")
     with pytest.raises(TrainingError, match="NaN"):
         save_checkpoint(tmp_path / "bad", tm)
     from gnn.writeback import write_back
 
-    tm.version = "v"
     with pytest.raises(TrainingError, match="NaN"):
         write_back(object(), tm)
 
@@ -365,28 +388,39 @@ def test_ranker_protocol(planted) -> None:  # type: ignore[no-untyped-def]
     names = [r.name for r in kgrec_rankers()]
     assert names == ["kgrec", "kgrec-tail", "kgrec-no-text", "kgrec-no-attributes",
                      "kgrec-no-id"]
-    ranker = KGRecRanker(replace(SMALL, max_epochs=3))
+    ranker = KGRecRanker(SMALL.with_overrides(max_epochs=3))
     assert isinstance(ranker, Ranker)
     ctx = EvalContext(item_features=feats.item, attribute_features=feats.attribute,
                       user_features=feats.user, valid=valid, fit_train=snap, seed=3)
     ranker.fit(snap, ctx)
     s = ranker.score(np.array([0, 1]))
     assert s.shape == (2, snap.num_items) and s.dtype == np.float32
+    assert ranker.scorer is not None  # the harness ranks with the serving scorer
+    np.testing.assert_array_equal(s, ranker.scorer.score_trained(np.array([0, 1])))
     # kgrec-tail re-ranks the SAME fitted model: no second training run
     trained = ranker.trained
     tail_ranker = LongTailRanker(ranker)
     tail_ranker.fit(snap, ctx)
-    assert ranker.trained is trained
-    trained.info["tail_slots"] = 9  # positions 2-10 of each page of ten
+    assert ranker.trained is trained and trained is not None
+    ranker.trained = replace(trained, tail_slots=9.0)  # positions 2-10 of each page of ten
     order = np.argsort(-tail_ranker.score(np.array([0]))[0], kind="stable")
     seen = set(snap.interaction_index[1][snap.interaction_index[0] == 0].tolist())
     unseen = [int(i) for i in order if int(i) not in seen]
     assert tail_ranker._tail is not None and tail_ranker._tail[unseen[1]]
 
 
+def test_ablations_change_the_config_section_that_holds_the_field() -> None:
+    from gnn.kgrec_ranker import KGREC_ABLATIONS
+
+    ranked: dict[str, Any] = {n: SMALL.with_overrides(**o) for n, o in KGREC_ABLATIONS.items()}
+    assert not ranked["kgrec-no-text"].model.use_text and ranked["kgrec"].model.use_text
+    assert not ranked["kgrec-no-attributes"].model.use_attributes
+    assert ranked["kgrec-no-id"].train == SMALL.train
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_training(planted) -> None:  # type: ignore[no-untyped-def]
     snap, feats, valid = planted
-    result = train_model(snap, feats, replace(SMALL, device="cuda", max_epochs=3), valid,
+    result = train_model(snap, feats, SMALL.with_overrides(device="cuda", max_epochs=3), valid,
                          show_progress=False)
     assert result.device.startswith("cuda") and np.isfinite(result.trained.item_emb).all()

@@ -14,7 +14,7 @@ from gnn.long_tail import (
     rank_scores,
     tail_items,
 )
-from gnn.selection import validation_ndcg
+from gnn.metrics import validation_ndcg
 
 
 def test_tail_items_top_share_by_popularity_ties_by_row() -> None:
@@ -81,7 +81,7 @@ def test_choose_slots_respects_the_budget() -> None:
                                                           page_slots(m, 20)), seen, valid)
             for m in SLOTS_GRID}
     for budget in (0.0, 0.02, 0.1, 0.5):
-        per_page, facts = choose_slots(score, seen, valid, tail, budget, validation_ndcg)
+        per_page, facts = choose_slots(score, seen, valid, tail, budget)
         fits = [m for m in SLOTS_GRID if vals[m] >= (1 - budget) * base]
         assert per_page == (fits[0] if fits else 0)  # the densest setting within budget
         assert facts["tail_base_val_ndcg"] == base

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ingest.dataset import aggregate_interactions, read_dataset
+from ingest.sources import read_dataset
 from kg.records import InteractionRecord
+from kg.writer import aggregate_interactions
 from kgrec.errors import ConfigError, IngestError
 
 DATA = Path(__file__).parents[1] / "data"

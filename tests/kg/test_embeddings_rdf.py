@@ -8,9 +8,9 @@ import pytest
 import rdflib
 
 from kg.embeddings import query_similar_items, read_embeddings, write_embeddings
+from kg.indexes import ensure_vector_index
 from kg.rdf import KGREC, attribute_iri, export_turtle, item_iri
 from kg.records import InteractionRecord, ItemRecord, UserRecord
-from kg.indexes import ensure_vector_index
 from kg.writer import GraphWriter
 from kgrec.errors import NotFoundError, SchemaError, TrainingError
 

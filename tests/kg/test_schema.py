@@ -4,6 +4,7 @@ import neo4j
 import pytest
 
 from kg.indexes import ensure_schema, ensure_vector_index
+from kg.schema import ITEM_EMBEDDING_INDEX
 from kgrec.errors import SchemaError
 
 

@@ -1,4 +1,5 @@
-"""A small trained model on a planted catalog, in the session's Neo4j (built once per module).
+"""A small trained model on a planted catalog, in the session's Neo4j: trained once per
+session, the graph reloaded for a test whenever an earlier test changed it.
 
 Two taste communities: "space" (A) and "cooking" (B), 30 items and 16 users each, with
 disjoint attributes and texts a real encoder separates. Each user knows 24 of its
@@ -8,7 +9,6 @@ community's 30 items. Users ``cold-a`` (profile genre SciFi, no interactions) an
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -43,48 +43,80 @@ def planted_records() -> tuple[list[ItemRecord], list[UserRecord], list[Interact
     return items, users, inter
 
 
-@pytest.fixture(scope="module")
-def planted_model(settings: Settings, neo4j_driver) -> Iterator[Path]:  # type: ignore[no-untyped-def]
-    """Load the planted catalog, train a tiny model, checkpoint it as ``latest`` and
-    write the embeddings back. Yields the checkpoint folder."""
-    from gnn.checkpoint import save_checkpoint, write_latest_pointer
-    from gnn.features import node_features
-    from gnn.model import ModelConfig
-    from gnn.train import train_model
-    from gnn.writeback import write_back
-    from kg.export import export_snapshot
+def _load_planted(driver, database: str) -> None:  # type: ignore[no-untyped-def]
+    from kg.indexes import ensure_schema
     from kg.queries import DELETE_ALL
-    from kg.indexes import ensure_schema, ensure_user_vector_index
     from kg.writer import GraphWriter
-    from llm_bridge import FeatureStore, TextEncoder
 
-    db = settings.neo4j.database
-    with neo4j_driver.session(database=db) as session:
+    with driver.session(database=database) as session:
         session.run(DELETE_ALL).consume()
-    ensure_schema(neo4j_driver, db)
+    ensure_schema(driver, database)
     items, users, inter = planted_records()
-    writer = GraphWriter(neo4j_driver, db, show_progress=False)
+    writer = GraphWriter(driver, database, show_progress=False)
     writer.write_items(items)
     writer.write_users(users)
     writer.write_interactions(inter)
+
+
+def _signature(driver, database: str) -> tuple[object, ...]:  # type: ignore[no-untyped-def]
+    """What a test that writes changes: node and edge counts and the latest change."""
+    r = driver.execute_query("MATCH (n) RETURN count(n) AS n, max(n.changedAt) AS t, "
+                             "COUNT { ()-[]->() } AS e", database_=database).records[0]
+    return tuple(r.values())
+
+
+@pytest.fixture(scope="session")
+def planted_model(settings: Settings, neo4j_driver) -> Path:  # type: ignore[no-untyped-def]
+    """Train a tiny model on the planted catalog once per session and checkpoint it."""
+    from dataclasses import replace
+
+    from gnn.checkpoint import save_checkpoint
+    from gnn.config import KGRecConfig, ModelConfig, TrainConfig
+    from gnn.features import node_features
+    from gnn.train import train_model
+    from kg.export import export_snapshot
+    from llm_bridge import FeatureStore, TextEncoder
+
+    db = settings.neo4j.database
+    _load_planted(neo4j_driver, db)
     snap = export_snapshot(neo4j_driver, db, show_progress=False)
     encoder = TextEncoder(settings.encoder)
     feats = node_features(snap, FeatureStore(settings.features_dir, encoder),
                           show_progress=False)
-    config = ModelConfig(dim=16, layers=2, batch_size=64, max_epochs=40, lr=0.02,
-                         device="cpu", seed=7)
+    config = KGRecConfig(ModelConfig(dim=16, layers=2),
+                         TrainConfig(batch_size=64, max_epochs=40, lr=0.02, device="cpu", seed=7))
     trained = train_model(snap, feats, config, None, show_progress=False,
                           encoder_fingerprint=encoder.fingerprint).trained
-    trained.version = VERSION
-    folder = save_checkpoint(settings.models_dir / VERSION, trained)
-    write_latest_pointer(settings.models_dir, VERSION)
-    write_back(neo4j_driver, trained, db, show_progress=False)
-    ensure_user_vector_index(neo4j_driver, trained.dim, db)
-    yield folder
+    return save_checkpoint(settings.models_dir / VERSION, replace(trained, version=VERSION))
 
 
-@pytest.fixture(scope="module")
-def rec(settings: Settings, neo4j_driver, planted_model: Path):  # type: ignore[no-untyped-def]
+_LAST: dict[str, object] = {}
+
+
+@pytest.fixture
+def planted_db(settings: Settings, neo4j_driver, planted_model: Path):  # type: ignore[no-untyped-def]
+    """The planted graph with the planted model's embeddings in Neo4j and ``latest``
+    pointing at it; reloaded whenever another test changed the graph."""
+    from gnn.checkpoint import load_checkpoint
+    from gnn.model_store import ModelStore
+    from gnn.writeback import write_back
+    from kg.indexes import ensure_user_vector_index
+
+    db = settings.neo4j.database
+    if _LAST.get("signature") != _signature(neo4j_driver, db):
+        _load_planted(neo4j_driver, db)
+        trained = load_checkpoint(planted_model)
+        write_back(neo4j_driver, trained, db, show_progress=False)
+        ensure_user_vector_index(neo4j_driver, trained.dim, db)
+        _LAST["signature"] = _signature(neo4j_driver, db)
+    ModelStore(settings.models_dir).use(VERSION)
+    return neo4j_driver
+
+
+@pytest.fixture
+def rec(settings: Settings, planted_db, planted_model: Path):  # type: ignore[no-untyped-def]
+    """A fresh recommender on the planted model and graph (tests may change both)."""
     from kgrec.recommender import Recommender
 
-    return Recommender(settings, model_dir=planted_model, driver=neo4j_driver)
+    with Recommender(settings, model_dir=planted_model, driver=planted_db) as r:
+        yield r

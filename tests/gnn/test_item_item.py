@@ -1,18 +1,13 @@
-"""Item–item columns predicted from content for items without interactions."""
+"""The EASE item–item term and its columns predicted from content for items without
+interactions."""
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
 
-from gnn.content_columns import (
-    MU_FRACTIONS,
-    TEXT_WEIGHTS,
-    choose_content,
-    content_matrix,
-    fit_content_map,
-)
-from gnn.item_item import fit_ease
+from gnn.item_item import MU_FRACTIONS, TEXT_WEIGHTS, choose_content, fit_content_map, fit_ease
+from gnn.trained import content_matrix
 
 
 def _communities(seed: int = 0) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:

@@ -31,6 +31,14 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
+#: MovieLens 100K beside the repository (``../shared/datasets/ml-100k``)
+ML100K = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "ml-100k"
+#: tests on MovieLens 100K are skipped only where the data is truly absent; CI has it, so
+#: there they run (and fail if it is missing)
+needs_movielens = pytest.mark.skipif(not ML100K.is_dir() and not _in_ci(),
+                                     reason=f"MovieLens 100K is not at {ML100K}")
+
+
 def _unavailable(reason: str) -> NoReturn:
     if _in_ci():
         pytest.fail(f"Neo4j unavailable in CI: {reason}", pytrace=False)

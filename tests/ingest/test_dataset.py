@@ -10,9 +10,9 @@ from ingest.sources import read_dataset
 from kg.records import InteractionRecord
 from kg.writer import aggregate_interactions
 from kgrec.errors import ConfigError, IngestError
+from tests.conftest import ML100K, needs_movielens
 
 DATA = Path(__file__).parents[1] / "data"
-ML100K = Path(__file__).parents[2].parent / "shared" / "datasets" / "ml-100k"
 
 
 def test_aggregate_sums_weights_and_keeps_latest_ts() -> None:
@@ -46,7 +46,7 @@ def test_with_item_kinds_keeps_only_those_kinds() -> None:
         full.with_item_kinds(["genre", "colour"])
 
 
-@pytest.mark.skipif(not ML100K.is_dir(), reason="MovieLens 100K missing")
+@needs_movielens
 def test_read_dataset_movielens_snapshot() -> None:
     snap = read_dataset(f"movielens:{ML100K}").to_snapshot()
     assert (snap.num_users, snap.num_items, snap.num_interactions) == (943, 1682, 100000)

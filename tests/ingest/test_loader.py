@@ -14,9 +14,9 @@ from ingest.loader import load_catalog, load_movielens, load_rdf, load_synthetic
 from ingest.rdf_reader import read_rdf_items
 from kgrec.errors import RecordError
 from kgrec.settings import Settings
+from tests.conftest import ML100K, needs_movielens
 
 DATA = Path(__file__).parents[1] / "data"
-ML100K = Path(__file__).parents[2].parent / "shared" / "datasets" / "ml-100k"
 
 
 def _writer(driver: neo4j.Driver, settings: Settings, batch_size: int = 10_000) -> Any:
@@ -82,7 +82,7 @@ def test_skip_mode_loads_the_rest_and_writes_rejects(clean_db: neo4j.Driver, set
     assert "reject" in str(summary) and str(reject_path) in str(summary)
 
 
-@pytest.mark.skipif(not ML100K.is_dir(), reason=f"MovieLens 100K not at {ML100K}")
+@needs_movielens
 def test_movielens_load_counts_and_idempotence(clean_db: neo4j.Driver,
                                                settings: Settings) -> None:
     summary = load_movielens(_writer(clean_db, settings), ML100K)

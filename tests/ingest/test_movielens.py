@@ -8,12 +8,10 @@ import pytest
 
 from ingest.movielens import age_band, read_movielens
 from kgrec.errors import IngestError, RecordError
-
-ML100K = Path(__file__).parents[2].parent / "shared" / "datasets" / "ml-100k"
-needs_ml = pytest.mark.skipif(not ML100K.is_dir(), reason=f"MovieLens 100K not at {ML100K}")
+from tests.conftest import ML100K, needs_movielens
 
 
-@needs_ml
+@needs_movielens
 def test_counts_genres_and_text() -> None:
     ds = read_movielens(ML100K)
     assert (len(ds.items), len(ds.users), len(ds.interactions)) == (1682, 943, 100000)
@@ -31,7 +29,7 @@ def test_counts_genres_and_text() -> None:
     assert (first.user_id, first.item_id, first.weight, first.ts) == ("196", "242", 1.0, 881250949)
 
 
-@needs_ml
+@needs_movielens
 def test_rating_weights() -> None:
     ds = read_movielens(ML100K, rating_weights=True)
     assert ds.interactions[0].weight == pytest.approx(3 / 5)

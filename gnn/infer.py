@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from gnn.trained import TrainedModel
+from gnn.trained import TrainedModel, unit_rows
 from kgrec.errors import TrainingError
 
 __all__ = ["UserParts", "decompose_user", "embed_new_items", "embed_users", "user_layer0",
@@ -64,7 +64,7 @@ def _raw(model: TrainedModel, h0: np.ndarray, nbr: sp.csr_matrix) -> np.ndarray:
 
 
 def _finish(z: np.ndarray) -> np.ndarray:
-    z = z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+    z = unit_rows(z)
     if not np.isfinite(z).all():
         raise TrainingError("inductive embedding produced NaN or inf")
     return np.ascontiguousarray(z, dtype=np.float32)

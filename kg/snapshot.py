@@ -71,10 +71,6 @@ class GraphSnapshot:
         """Map ``item_id`` -> row."""
         return {k: i for i, k in enumerate(self.item_ids)}
 
-    def attribute_index(self) -> dict[str, int]:
-        """Map ``"kind:value"`` -> row."""
-        return {k: i for i, k in enumerate(self.attribute_ids)}
-
     def attribute_kind_value(self, attribute_idx: int) -> tuple[str, str]:
         """Split an attribute row's key into ``(kind, value)``."""
         kind, _, value = self.attribute_ids[attribute_idx].partition(":")

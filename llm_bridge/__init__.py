@@ -6,7 +6,7 @@ Never imports ``neo4j`` or ``kg``; rows of every matrix follow the caller's text
 from __future__ import annotations
 
 from llm_bridge.cache import CacheStats, FeatureStore
-from llm_bridge.encoder import TextEncoder, TextKind, encode_texts
+from llm_bridge.encoder import TextEncoder, TextKind
 from llm_bridge.text import (
     DEFAULT_ITEM_TEMPLATE,
     attribute_text,
@@ -24,7 +24,6 @@ __all__ = [
     "TextKind",
     "attribute_text",
     "attributes_text",
-    "encode_texts",
     "item_text",
     "normalize_text",
     "user_text",

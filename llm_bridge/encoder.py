@@ -39,7 +39,7 @@ from llm_bridge.text import MAX_CHARS, normalize_text
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["TextEncoder", "TextKind", "encode_texts"]
+__all__ = ["TextEncoder", "TextKind"]
 
 logger = logging.getLogger(__name__)
 
@@ -310,20 +310,3 @@ class TextEncoder:
         pooled = torch.nn.functional.normalize(pooled, p=2.0, dim=1)
         return pooled.cpu().numpy().astype(np.float32, copy=False)
 
-
-def encode_texts(
-    texts: Sequence[str | bytes],
-    settings: EncoderSettings | None = None,
-    *,
-    kind: TextKind = "passage",
-    show_progress: bool | None = None,
-) -> np.ndarray:
-    """One-shot convenience: build a :class:`TextEncoder` and encode ``texts``.
-
-    Prefer a long-lived ``TextEncoder`` (or a ``FeatureStore``) when encoding repeatedly:
-    this loads the model on every call.
-
-    Returns:
-        ``float32 [len(texts), dim]``, see :meth:`TextEncoder.encode`.
-    """
-    return TextEncoder(settings).encode(texts, kind=kind, show_progress=show_progress)

@@ -8,6 +8,7 @@ import numpy as np
 
 from gnn.baselines._common import interaction_matrix
 from gnn.ranker import EvalContext
+from gnn.trained import unit_rows
 from kg.snapshot import GraphSnapshot
 from kgrec.errors import TrainingError
 
@@ -39,11 +40,11 @@ class ContentKNN:
         if feats.ndim != 2 or feats.shape[0] != train.num_items:
             raise TrainingError(f"ContentKNN: item_features must be [{train.num_items}, D], "
                                 f"got {feats.shape}")
-        items = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
+        items = unit_rows(feats)
         x = interaction_matrix(train)
         counts = np.maximum(np.asarray(x.sum(axis=1)).ravel(), 1.0)
         profiles = np.asarray(x @ items) / counts[:, None]
-        profiles /= np.maximum(np.linalg.norm(profiles, axis=1, keepdims=True), 1e-12)
+        profiles = unit_rows(profiles)
         self.profiles, self.items = profiles.astype(np.float32), items
 
     def score(self, user_idx: np.ndarray) -> np.ndarray:

@@ -139,8 +139,8 @@ def warm_up_training(device: str) -> None:
     before any timed run, by no model in particular."""
     import numpy as np
 
+    from gnn.config import KGRecConfig
     from gnn.features import NodeFeatures
-    from gnn.model import ModelConfig
     from gnn.train import train_model
     from ingest.synthetic import generate_synthetic
 
@@ -153,5 +153,6 @@ def warm_up_training(device: str) -> None:
 
     train_model(tiny, NodeFeatures(item=unit(tiny.num_items), attribute=unit(tiny.num_attributes),
                                    user=unit(tiny.num_users), encoder_id="random"),
-                ModelConfig(max_epochs=1, steps_per_epoch=1, item_item=False, tail_slots=0,
-                            batch_size=16, device=device), show_progress=False)
+                KGRecConfig().with_overrides(max_epochs=1, steps_per_epoch=1, item_item=False,
+                                             tail_slots=0, batch_size=16, device=device),
+                show_progress=False)

@@ -11,8 +11,9 @@ same 20% share of their cold items (the same rule over the cold pairs), so cold 
 are as relevant as their real interactions make them. Every item is a candidate and
 train items are excluded. Policies, all on the same scores:
 
-- ``model``: the trained score (cold items: the cosine of their cold-rule embedding plus
-  the item–item term through their content-predicted columns, :mod:`gnn.content_columns`);
+- ``model``: the trained score, :meth:`gnn.scorer.Scorer.score_trained` (cold items: the
+  cosine of their cold-rule embedding plus the item–item term through their
+  content-predicted columns, :mod:`gnn.item_item`);
 - ``new_items=1`` / ``=2``: the best 1 or 2 cold items in guaranteed slots;
 - ``linear calibration``: cold scores mapped by the least-squares fit of the warm
   items' served scores on their cold-rule scores (what each warm item would score
@@ -66,6 +67,7 @@ def run_seed(snap: Any, features: Any, seed: int) -> dict[str, dict[str, float]]
     from gnn.kgrec_ranker import KGRecRanker
     from gnn.long_tail import every_slots, rank_scores
     from gnn.metrics import pair_matrix
+    from gnn.scorer import Scorer
     from gnn.split import TRAIN_FRACTION, _distinct_pairs, make_split, split_pairs
 
     split = make_split(snap, "c", seed)
@@ -87,7 +89,8 @@ def run_seed(snap: Any, features: Any, seed: int) -> dict[str, dict[str, float]]
     train = pair_matrix(split.train.interaction_index, n_u, n_i)
     seen = train[users].tocoo()
 
-    raw = tm.score(users)
+    scorer = Scorer(tm)
+    raw = scorer.score_trained(users)
     base = raw.copy()
     base[seen.row, seen.col] = -np.inf
     # cold-rule scores of the warm items: what each would score with no interactions
@@ -97,12 +100,14 @@ def run_seed(snap: Any, features: Any, seed: int) -> dict[str, dict[str, float]]
     cold_rule = embed_new_items(tm, features.item, attrs)
     warm = tm.item_has_id
     fit_users = np.random.default_rng(seed).choice(n_u, min(n_u, 2000), replace=False)
-    served = tm.score(fit_users)[:, warm].ravel()
+    served = scorer.score_trained(fit_users)[:, warm].ravel()
     as_new = tm.user_emb[fit_users] @ cold_rule[warm].T
-    if tm.content_map is not None and tm.interactions is not None:  # content-predicted columns
+    term = tm.item_item
+    if term is not None and term.content_map is not None:  # content-predicted columns
         rows = np.flatnonzero(warm)
         content = tm.content_rows(features.item[rows], [attrs[i] for i in rows])
-        as_new += tm.item_item_weight * (tm.interactions[fit_users] @ tm.content_map) @ content.T
+        assert content is not None
+        as_new += term.weight * (tm.graph.interactions[fit_users] @ term.content_map) @ content.T
     as_new = as_new.ravel()
     slope, shift = np.polyfit(as_new, served, 1)
     grid = np.linspace(0, 1, 201)

@@ -2,18 +2,27 @@
 latency from call to recommendable, and explain latency.
 
 1. **In-process top-k** at 10k, 100k and 1M items: synthetic unit-norm item embeddings
-   at the model's default dim (64) are generated directly (no training at that size),
-   put in :class:`kgrec.index.ItemIndex` and queried with exactly the ``recommend``
-   hot path: one matrix-vector product, 20 seen items masked, :func:`kgrec.index.top_k`
-   (k = 20). Random user vectors; p50/p99 over ``--queries`` calls and throughput.
+   at the model's default dim (64) are generated directly (no training at that size)
+   and frozen into a :class:`gnn.trained.TrainedModel` without an item–item term (a
+   trained model has none above ``ScoringConfig.item_item_max_items``, 20k items), served
+   as a :class:`kgrec.state.ServingState` (:meth:`ServingState.of_model`). Each call is
+   timed over exactly what ``Recommender.recommend(user, k=20)`` does for a user with
+   items once it has the user's state: the user's 20 seen items as a one-row CSR,
+   :meth:`gnn.scorer.Scorer.score` (one matrix-vector product, ``vector @ item_emb.T``),
+   the float32 copy, the seen and unavailable (hidden or deleted) items masked, and
+   :func:`kgrec.rerank.rank` with no policy, i.e. :func:`kgrec.rerank.top_k` (k = 20).
+   Not timed: the user lookup and turning rows into ids. Random user vectors; p50/p99
+   over ``--queries`` calls and throughput.
 2. **Neo4j vector index** (``db.index.vector.queryNodes`` through
    :func:`kg.embeddings.query_similar_items`, k = 20) on the same vectors, capped at
    ``--neo4j-max`` items (default 100k): loading 1M vectors into Neo4j on 2 cores takes
    far too long for a benchmark run. Measured against a local server under a temporary
    ``KGREC_HOME`` (never your own database).
-3. **add_items** on a small trained model (synthetic 300 users × 200 items, 5 epochs):
-   one item per call, from the call to the item being returned by ``recommend``,
-   CPU encoder included (the first call, which loads the encoder, is reported apart).
+3. **add_items** on a small trained model (synthetic 300 users × 200 items, 5 epochs,
+   trained by :func:`kgrec.workflows.train_from_graph` and served from its checkpoint):
+   one item per call, from the call to the item being recommendable (in the catalog
+   and returned by ``similar_items`` over the whole catalog), CPU encoder included
+   (the first call, which loads the encoder, is reported apart).
 4. **explain** p50/p99 on the same small model, and on MovieLens 100K loaded into
    Neo4j (``--movielens``, default ``../shared/datasets/ml-100k`` when present) for
    each sampled user's top recommendation.
@@ -62,20 +71,49 @@ def _vectors(n: int, rng: np.random.Generator) -> np.ndarray:
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def bench_in_process(n: int, queries: int, rng: np.random.Generator) -> dict[str, float]:
-    from kgrec.index import ItemIndex, top_k
+def random_model(item_emb: np.ndarray) -> Any:
+    """A :class:`gnn.trained.TrainedModel` serving ``item_emb`` (one user, no training
+    interactions, no item–item term, no long-tail slots): what the scorer needs."""
+    import scipy.sparse as sp
 
-    emb = _vectors(n, rng)
-    index = ItemIndex(DIM, capacity=n)
-    index.upsert([f"i{j}" for j in range(n)], emb, [() for _ in range(n)])
+    from gnn.config import KGRecConfig
+    from gnn.trained import TrainedModel, TrainingGraph
+
+    n = len(item_emb)
+    graph = TrainingGraph(
+        user_ids=("u0",), item_ids=tuple(f"i{j}" for j in range(n)), attribute_ids=(),
+        item_titles=("",) * n, interactions=sp.csr_matrix((1, n), dtype=np.float32),
+        item_attributes=sp.csr_matrix((n, 0), dtype=np.float32),
+        user_attributes=sp.csr_matrix((1, 0), dtype=np.float32),
+        item_hashes=np.zeros((n, 32), np.uint8))
+    config = KGRecConfig().with_overrides(dim=DIM, item_item=False, tail_slots=0)
+    # layers and degrees feed inductive inference only: zeros (never touched, never paged in)
+    return TrainedModel(config=config, graph=graph, user_emb=item_emb[:1], item_emb=item_emb,
+                        layers=np.zeros((1, 1 + n, DIM), np.float32),
+                        degree=np.zeros(1 + n, np.float32), proj_weight={}, proj_bias={},
+                        item_has_id=np.ones(n, bool))
+
+
+def bench_in_process(n: int, queries: int, rng: np.random.Generator) -> dict[str, float]:
+    import scipy.sparse as sp
+
+    from kgrec.rerank import rank
+    from kgrec.state import ServingState
+
+    state = ServingState.of_model(random_model(_vectors(n, rng)))
+    model, scorer, catalog = state.model, state.scorer, state.catalog
     users = _vectors(queries, rng)
     times = []
     for q in range(queries):
-        seen = rng.integers(0, n, 20)
+        seen = np.unique(rng.integers(0, n, 20))
         t0 = time.perf_counter()
-        scores = index.emb @ users[q]
+        # Recommender._scores and recommend, for a user with items and no filters/policies
+        x_u = sp.csr_matrix((np.ones(len(seen), np.float32), seen, [0, len(seen)]),
+                            shape=(1, n))
+        scores = scorer.score(users[q][None], x_u)[0].astype(np.float32, copy=True)
         scores[seen] = -np.inf
-        top_k(scores, K)
+        scores[catalog.unavailable] = -np.inf
+        rank(scores, K, (), catalog, model.tail_slots, model.item_has_id)
         times.append((time.perf_counter() - t0) * 1000)
     return _stats(times)
 
@@ -110,6 +148,13 @@ def bench_neo4j(driver: Any, n: int, queries: int, rng: np.random.Generator,
     return {**_stats(times), "load_s": load_s}
 
 
+def users_with_items(rec: Any) -> list[str]:
+    """Ids of the users the recommender knows with at least one item, sorted."""
+    state = rec.state
+    return sorted(u for u in state.known_user_ids()
+                  if (user := state.user(u)) is not None and len(user.seen))
+
+
 def bench_small_model(settings: Any, driver: Any, queries: int) -> dict[str, Any]:
     from ingest.loader import load_synthetic
     from kg.indexes import ensure_schema
@@ -125,7 +170,7 @@ def bench_small_model(settings: Any, driver: Any, queries: int) -> dict[str, Any
     load_synthetic(GraphWriter(driver, db, show_progress=False), 300, 200, seed=SEED)
     trained = train_from_graph(settings, driver, max_epochs=5, device="cpu",
                                show_progress=False)
-    rec = Recommender(settings, trained=trained, driver=driver)  # type: ignore[arg-type]
+    rec = Recommender(settings, model_dir=Path(trained.info["checkpoint"]), driver=driver)
     words = ["trail", "summit", "espresso", "roast", "melody", "chord", "puppy", "serum"]
     times = []
     first_ms = 0.0
@@ -135,15 +180,15 @@ def bench_small_model(settings: Any, driver: Any, queries: int) -> dict[str, Any
                 "attributes": {"category": ["tents"], "brand": [f"Bench{q}"]}}
         t0 = time.perf_counter()
         rec.add_items([item])
-        row = rec.items.index[item["id"]]
-        assert row is not None and item["id"] in rec.similar_items("i0", k=len(rec.items)
-                                                                   ).item_ids
+        row = rec.state.catalog.row_of(item["id"])
+        assert row is not None and item["id"] in rec.similar_items(
+            "i0", k=len(rec.state.catalog)).item_ids
         ms = (time.perf_counter() - t0) * 1000
         if q == 0:
             first_ms = ms
         else:
             times.append(ms)
-    users = sorted(rec._seen)[:queries]
+    users = users_with_items(rec)[:queries]
     for u in users[:3]:  # warm-up (query plans)
         rec.explain(u, rec.recommend(u, k=1).item_ids[0])
     ex_times = []
@@ -170,7 +215,9 @@ for n in range(2):
     t = time.perf_counter()
     rec.add_items([item])
     out[f"add_items_{n}_ms"] = (time.perf_counter() - t) * 1000
-for n, user in enumerate(list(rec._seen)[:2]):
+users = [u for u in rec.model.graph.user_ids
+         if (s := rec.state.user(u)) is not None and len(s.seen)]
+for n, user in enumerate(users[:2]):
     t = time.perf_counter()
     rec.explain(user, rec.recommend(user, k=1).item_ids[0])
     out[f"explain_{n}_ms"] = (time.perf_counter() - t) * 1000
@@ -218,9 +265,10 @@ def bench_movielens_explain(settings: Any, driver: Any, path: Path, queries: int
     load_movielens(GraphWriter(driver, db, batch_size=10_000, show_progress=False), path)
     trained = train_from_graph(settings, driver, max_epochs=5, device="cpu",
                                show_progress=False)
-    rec = Recommender(settings, trained=trained, driver=driver)  # type: ignore[arg-type]
+    rec = Recommender(settings, model_dir=Path(trained.info["checkpoint"]), driver=driver)
     rng = np.random.default_rng(SEED)
-    users = [str(u) for u in rng.choice(sorted(rec._seen), queries + 5, replace=False)]
+    with_items = users_with_items(rec)
+    users = [str(u) for u in rng.choice(with_items, queries + 5, replace=False)]
     pairs = [(u, rec.recommend(u, k=1).item_ids[0]) for u in users]
     for u, i in pairs[:5]:  # warm-up (query plans, page cache)
         rec.explain(u, i)
@@ -230,7 +278,7 @@ def bench_movielens_explain(settings: Any, driver: Any, path: Path, queries: int
         n_paths.append(len(rec.explain(u, i).paths))
         times.append((time.perf_counter() - t0) * 1000)
     return {**_stats(times), "mean_paths": float(np.mean(n_paths)),
-            "users": len(rec._seen), "items": len(rec.items)}
+            "users": len(with_items), "items": len(rec.state.catalog)}
 
 
 def main() -> None:

@@ -22,7 +22,8 @@ training-curve PNG beside it (``train.png``).
 Run: ``.venv/bin/python benchmarks/train.py [--dataset DIR|movielens:PATH] [--device cuda]
 [--out FILE.json] [--features FILE.npz | --save-features FILE.npz] [--set KEY=VALUE ...]``
 (``--features`` runs on a machine without the text encoder, e.g. a GPU box: save them
-here first; ``--set`` changes a ``ModelConfig`` field, e.g. a larger GPU batch).
+here first; ``--set`` changes a :class:`gnn.config.KGRecConfig` field by name, in whichever
+section holds it (``KGRecConfig.with_overrides``), e.g. a larger GPU batch).
 """
 
 from __future__ import annotations
@@ -63,11 +64,11 @@ def overrides(items: list[str]) -> dict[str, Any]:
 
 def bench_kgrec(split: Any, features: Any, device: str, plot: Path,
                 changes: dict[str, Any]) -> dict[str, Any]:
-    from gnn.model import ModelConfig
-    from gnn.train import plot_history, refit, train_model
+    from gnn.config import KGRecConfig
+    from gnn.curves import plot_history
+    from gnn.train import refit, train_model
 
-    config = ModelConfig.from_dict({**ModelConfig().to_dict(), **changes,
-                                    "device": device, "seed": split.seed})
+    config = KGRecConfig().with_overrides(**{**changes, "device": device, "seed": split.seed})
     out: dict[str, Any] = {}
     with peak_memory(out, device):
         first, first_s = timed(lambda: train_model(
@@ -117,7 +118,7 @@ def main() -> None:
     ap.add_argument("--save-features", type=Path, default=None,
                     help="also save the node features to this .npz (for --features)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="kgrec ModelConfig change, repeatable (e.g. --set batch_size=2048)")
+                    help="kgrec KGRecConfig field change, repeatable (e.g. --set batch_size=2048)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
 

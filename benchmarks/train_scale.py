@@ -50,9 +50,9 @@ def _mb(*arrays: np.ndarray) -> float:
 def bench_size(n_users: int, n_items: int, steps: tuple[int, int], device: str
                ) -> dict[str, Any]:
     """Train ``steps[0]`` and ``steps[1]`` steps on one synthetic size; measure both."""
+    from gnn.config import KGRecConfig
     from gnn.features import NodeFeatures
     from gnn.graph import build_homogeneous
-    from gnn.model import ModelConfig
     from gnn.train import train_model
     from ingest.synthetic import generate_synthetic
 
@@ -78,8 +78,8 @@ def bench_size(n_users: int, n_items: int, steps: tuple[int, int], device: str
     warm_up_training(device)  # torch's lazy imports (~200 MB, ~3 s) stay out of the figures
     seconds, peak, gpu_peak = [], 0.0, 0.0
     for n in steps:
-        config = ModelConfig(max_epochs=1, steps_per_epoch=n, item_item=False, tail_slots=0,
-                             device=device)
+        config = KGRecConfig().with_overrides(max_epochs=1, steps_per_epoch=n, item_item=False,
+                                              tail_slots=0, device=device)
         mem: dict[str, float] = {}
         with peak_memory(mem, device):
             _, s = timed(lambda c=config: train_model(snap, feats, c, show_progress=False))

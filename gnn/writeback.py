@@ -9,6 +9,7 @@ import numpy as np
 
 from gnn.trained import TrainedModel
 from kgrec.errors import TrainingError
+from kgrec.faults import crash_point
 
 __all__ = ["write_back"]
 
@@ -49,6 +50,7 @@ def write_back(driver: Any, trained: TrainedModel, database: str = "neo4j",
     n_items = write_embeddings(driver, "Item", graph.item_ids, trained.item_emb,
                                trained.version, database=database, show_progress=show_progress,
                                content_hashes=hashes, skip_missing=True)
+    crash_point("write_back.after_items")
     n_users = write_embeddings(driver, "User", graph.user_ids, trained.user_emb,
                                trained.version, database=database, show_progress=show_progress,
                                skip_missing=True)

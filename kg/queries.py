@@ -216,13 +216,14 @@ SET_ITEM_EMBEDDINGS_AND_HASHES: Final[LiteralString] = (
 #: embedding was computed from (a compare-and-set: a concurrent writer's newer text
 #: never gets this embedding); returns the ids written
 SET_ITEM_EMBEDDING_IF_UNCHANGED: Final[LiteralString] = (
-    f"UNWIND $rows AS row MATCH (n:{ITEM} {{id: row.id}}) "
+    # the write lock on n comes first (SET), so the content compared below cannot change
+    # before this transaction commits: a true compare-and-set
+    f"UNWIND $rows AS row MATCH (n:{ITEM} {{id: row.id}}) SET n.changedAt = timestamp() "
     f"WITH n, row, [(n)-[:{HAS_ATTRIBUTE}]->(a:{ATTRIBUTE}) | a.id] AS attrs "
     "WHERE coalesce(n.title, '') = row.title AND coalesce(n.description, '') = row.description "
     "AND size(attrs) = size(row.attributes) AND all(a IN attrs WHERE a IN row.attributes) "
     "SET n.embedding = row.embedding, n.embeddingVersion = $version, n.contentHash = row.hash, "
-    "n.textFeature = row.feature, n.changedAt = timestamp() "
-    "RETURN n.id AS id"
+    "n.textFeature = row.feature RETURN n.id AS id"
 )
 MISSING_NODES: Final[dict[str, LiteralString]] = {
     ITEM: _missing_nodes(ITEM), USER: _missing_nodes(USER),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from gnn.trained import TrainedModel
     from kg.snapshot import GraphSnapshot
     from kgrec.settings import Settings
-    from llm_bridge import FeatureStore
 
 __all__ = ["ingest_file", "train_from_graph", "watch_folder"]
 
@@ -127,9 +126,8 @@ def train_from_graph(settings: Settings, driver: neo4j.Driver, *,
     from gnn.features import node_features
     from gnn.model_store import ModelStore, new_version
     from gnn.train import refit, train_model
-    from gnn.writeback import write_back
     from kg.export import export_snapshot
-    from kg.indexes import ensure_user_vector_index
+    from kgrec.publish import publish_model
     from llm_bridge import FeatureStore, TextEncoder
 
     database = settings.neo4j.database
@@ -157,10 +155,9 @@ def train_from_graph(settings: Settings, driver: neo4j.Driver, *,
     plot_history(result.history, str(folder / "curves.png"))
     written = {"items": 0, "users": 0}
     if write:
-        written = write_back(driver, trained, database, show_progress=show_progress)
-        ensure_user_vector_index(driver, trained.dim, database)
-        _catch_up(driver, database, trained, store)
-    if out is None:
+        written = publish_model(settings, driver, trained, store, show_progress=show_progress,
+                                make_latest=out is None)
+    elif out is None:
         models.use(version)
     return replace(trained, info={**trained.info, "written": written})
 
@@ -176,16 +173,3 @@ def _validation_split(snapshot: GraphSnapshot, seed: int) -> tuple[GraphSnapshot
     keep = np.zeros(snapshot.num_interactions, dtype=bool)
     keep[order[fit_mask]] = True
     return snapshot.with_interactions(keep), index[:, order[valid_mask]]
-
-
-def _catch_up(driver: neo4j.Driver, database: str, trained: TrainedModel,
-              store: FeatureStore) -> None:
-    """Embed (and store) with ``trained`` the items written since its export."""
-    from kgrec.state import ServingState
-    from kgrec.sync import StateSync, TextFeatures
-
-    def encode(texts: Sequence[str]) -> np.ndarray:
-        return np.asarray(store.encode(texts, show_progress=False)[0], np.float32)
-
-    StateSync(driver, database, TextFeatures(encode, encode)).load(
-        ServingState.of_model(trained))

@@ -19,6 +19,7 @@ from kg.embeddings import ItemEmbedding, write_embeddings, write_item_embeddings
 from kg.records import InteractionRecord, ItemRecord, attributes_by_kind, content_hash
 from kg.writer import GraphWriter
 from kgrec.errors import RecordError
+from kgrec.faults import crash_point, pause_point
 from kgrec.results import IngestSummary
 from kgrec.state import ServingState
 from kgrec.sync import StateSync
@@ -64,6 +65,7 @@ def write_items(sync: StateSync, state: ServingState, items: Sequence[ItemRecord
     todo = [i for i in items if i.id in redo]
     if changed:
         GraphWriter(driver, db, show_progress=False).write_items(changed)
+        crash_point("add_items.after_text")
     if todo:
         from llm_bridge.text import item_text
 
@@ -73,6 +75,7 @@ def write_items(sync: StateSync, state: ServingState, items: Sequence[ItemRecord
         users = [stored[i.id].users if i.id in stored else () for i in todo]
         emb = embed_new_items(model, x, [i.attribute_ids() for i in todo], users)
         rows = [ItemEmbedding(i, emb[k], digests[i.id], x[k]) for k, i in enumerate(todo)]
+        pause_point("add_items.before_embedding")
         written = write_item_embeddings_if_unchanged(driver, rows, model.version or
                                                      "unversioned", db)
         state = _apply_written(sync, state, rows, stored, written)

@@ -43,10 +43,27 @@ def models_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON
 
 
 @models_app.command("use")
-def models_use(version: Annotated[str, typer.Argument(help="A version from `kgrec models list`.")]
+def models_use(version: Annotated[str, typer.Argument(help="A version from `kgrec models list`.")],
+               write: Annotated[bool, typer.Option(help="Re-write its embeddings into Neo4j "
+                                                        "first (also repairs a crash in "
+                                                        "the middle of `kgrec train`).")] = True
                ) -> None:
-    """Serve VERSION: point ``latest`` at it (serving processes switch on refresh)."""
-    _store().use(version)
+    """Serve VERSION: re-write its embeddings into Neo4j, then point ``latest`` at it
+    (serving processes switch on refresh)."""
+    if not write:
+        _store().use(version)
+    else:
+        from kg.connection import connect
+        from kgrec.publish import use_model
+
+        settings = Settings.from_env()
+        _store().path(version)  # an unknown version fails before Neo4j is touched
+        driver = connect(settings)
+        try:
+            written = use_model(settings, driver, version)
+        finally:
+            driver.close()
+        typer.echo(f"wrote {written['items']} item and {written['users']} user embeddings")
     typer.echo(f"latest -> {version}")
 
 

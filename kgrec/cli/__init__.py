@@ -25,8 +25,18 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"kgrec {version('kgrec')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
+    _version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                  help="Print the version and exit."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Log at DEBUG level."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="Log warnings only; no progress bars."),
 ) -> None:
@@ -39,6 +49,7 @@ def _root(
 def _register() -> None:
     # Each module adds its commands to ``app`` on import.
     from kgrec.cli import (
+        commands_batch,  # noqa: F401
         commands_db,  # noqa: F401
         commands_encode,  # noqa: F401
         commands_evaluate,  # noqa: F401

@@ -144,3 +144,28 @@ def test_watch_folder_processes_each_file_once(rec, tmp_path) -> None:  # type: 
                         on_file=lambda p, s: seen.append(p.name)) == 1
     assert watch_folder(rec, tmp_path / "in", state, interval=0, max_rounds=1) == 0
     assert rec.state.catalog.row_of("w-1") is not None and seen == ["a.jsonl"]
+
+
+def test_cli_recommend_batch_writes_one_list_per_user_or_nothing(cli, rec, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    runner, app = cli
+    users = tmp_path / "users.txt"
+    users.write_text("# users to score\nua0\n\nub1\nua0\n")
+    out = tmp_path / "lists.jsonl"
+    res = runner.invoke(app, ["-q", "recommend-batch", str(users), "--out", str(out), "-k", "4"])
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["user_id"] for r in rows] == ["ua0", "ub1"]
+    assert [i["item_id"] for i in rows[0]["items"]] == rec.recommend("ua0", k=4).item_ids
+    users.write_text("ua0\nnobody-here\n")
+    gone = tmp_path / "none.jsonl"
+    res = runner.invoke(app, ["-q", "recommend-batch", str(users), "--out", str(gone)])
+    assert res.exit_code != 0 and not gone.exists() and not list(tmp_path.glob(".none*"))
+    res = runner.invoke(app, ["-q", "recommend-batch", str(users), "--out", str(gone),
+                              "--skip-unknown"])
+    assert res.exit_code == 0 and "error" in json.loads(gone.read_text().splitlines()[1])
+
+
+def test_cli_version(cli) -> None:  # type: ignore[no-untyped-def]
+    runner, app = cli
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.stdout.startswith("kgrec ")

@@ -6,6 +6,7 @@ transformers, neo4j) happen inside the command so that ``kgrec --help`` stays fa
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -22,7 +23,8 @@ __all__ = ["encode_command"]
 logger = logging.getLogger(__name__)
 
 
-def _items_from_file(path: Path) -> tuple[list[str], list[str], list[dict[str, list[str]]]]:
+def _items_from_file(path: Path, on_error: str
+                     ) -> tuple[list[str], list[str], list[dict[str, list[str]]]]:
     from ingest.catalog import catalog_files, iter_items
 
     if path.is_dir():
@@ -32,7 +34,7 @@ def _items_from_file(path: Path) -> tuple[list[str], list[str], list[dict[str, l
     attrs: list[dict[str, list[str]]] = []
     from llm_bridge import item_text
 
-    for rec in iter_items(path):
+    for rec in iter_items(path, on_error="skip" if on_error == "skip" else "fail"):
         ids.append(rec.id)
         texts.append(item_text(rec.title, rec.description, rec.attributes))
         attrs.append({k: list(v) for k, v in rec.attributes.items()})
@@ -67,19 +69,24 @@ def encode_command(
     batch_size: Annotated[int | None, typer.Option(
         "--batch-size", min=1, help="Texts per forward pass (default KGREC_ENCODER_BATCH_SIZE)."
     )] = None,
+    on_error: Annotated[str, typer.Option(
+        help="fail: stop at the first bad record; skip: log it and go on.")] = "fail",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Encode item (and attribute) texts into the feature cache (Settings.features_dir)."""
     import numpy as np
 
     from llm_bridge import FeatureStore, TextEncoder, attribute_text
 
+    if on_error not in ("fail", "skip"):
+        raise ConfigError(f"kgrec encode: --on-error must be fail or skip; got {on_error!r}")
     if (path is None) == (not from_neo4j):
         raise ConfigError("kgrec encode: give either FILE or --from-neo4j (exactly one)")
     settings = Settings.from_env()
     if path is not None:
         if not path.exists():
             raise IngestError(f"{path}: no such file or folder")
-        item_ids, texts, item_attrs = _items_from_file(path)
+        item_ids, texts, item_attrs = _items_from_file(path, on_error)
     else:
         item_ids, texts, item_attrs = _items_from_neo4j(settings)
 
@@ -103,6 +110,12 @@ def encode_command(
     hits = item_stats.hits + attr_stats.hits
     encoded = item_stats.encoded + attr_stats.encoded
     rate = n / seconds if seconds > 0 else 0.0
+    if as_json:
+        typer.echo(json.dumps({"items": item_stats.n, "attributes": attr_stats.n,
+                               "cache_hits": hits, "encoded": encoded, "seconds": seconds,
+                               "dim": int(item_x.shape[1]), "cache": str(store.path),
+                               "output": str(output) if output is not None else None}))
+        return
     typer.echo(f"encoded {item_stats.n} items + {attr_stats.n} attributes: {n} texts, "
                f"{hits} cache hits, {encoded} run through the model, {rate:,.0f} sentences/s "
                f"({seconds:.1f}s; dim {item_x.shape[1]}; cache {store.path})"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -55,3 +56,16 @@ def test_encode_from_neo4j(clean_db: object, settings: object,
     assert result.exit_code == 0, result.output
     n_items = sum(1 for _ in iter_items(DATA / "catalog" / "items.jsonl"))
     assert f"encoded {n_items} items + 0 attributes" in result.output
+
+
+def test_encode_on_error_skip_and_json(tmp_path: Path) -> None:
+    items = tmp_path / "items.jsonl"
+    items.write_text('{"id": "1", "title": "Rocket"}\n{"id": "", "title": "no id"}\n'
+                     '{"id": "2", "title": "Bread"}\n')
+    failed = CliRunner().invoke(app, ["-q", "encode", str(items)])
+    assert failed.exit_code != 0
+    env = {"KGREC_HOME": str(tmp_path / "home")}
+    res = CliRunner().invoke(app, ["-q", "encode", str(items), "--on-error", "skip", "--json",
+                                   "--no-attributes"], env=env)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout.strip().splitlines()[-1])["items"] == 2

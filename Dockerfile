@@ -20,5 +20,6 @@ RUN pip install --upgrade pip && pip install .
 RUN useradd --create-home --uid 10001 kgrec && mkdir -p /data/kgrec && chown -R kgrec /data
 USER kgrec
 VOLUME ["/data/kgrec"]
+EXPOSE 8000
 ENTRYPOINT ["kgrec"]
 CMD ["--help"]

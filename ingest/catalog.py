@@ -8,7 +8,9 @@ A catalog is a folder holding:
     ``items.jsonl``: one JSON object per line (blank lines are ignored) with keys
 
     - ``id`` (required): a string, or an integer (stored as its decimal text);
-      1-200 characters, no control characters, no leading/trailing whitespace;
+      1-200 characters with a visible one, no control or bidirectional-override
+      characters, no leading/trailing whitespace (:func:`kg.schema.check_id`, the one
+      rule every reader applies to every id);
     - ``title`` (optional string), ``description`` (optional string);
     - ``attributes`` (optional object): ``{kind: [values]}`` or ``{kind: value}``;
       a value is a string or a number (stored as its text).
@@ -29,34 +31,43 @@ A catalog is a folder holding:
 
 ``interactions.csv`` (optional)
     Header ``user_id,item_id[,weight][,timestamp]`` (any column order).
-    ``weight`` is a positive finite number (empty or absent: 1.0);
+    ``weight`` is a positive finite number, at most ``1e12`` (empty or absent: 1.0);
     ``timestamp`` is Unix seconds or an ISO-8601 date-time (a date-time without
-    offset is read as UTC; empty or absent: 0 = unknown). Every ``item_id`` must
-    name an item of the same catalog; unknown ``user_id`` values create users.
-    Repeated ``(user_id, item_id)`` pairs are merged: weights summed, latest
-    timestamp kept.
+    offset is read as UTC; empty or absent: 0 = unknown). One rule for both
+    notations: a time from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z, that is
+    0 to 253402300799 seconds; a pre-1970 time is refused, whether written as
+    ``-5`` or as ``1969-12-31T23:59:55Z``. Every ``item_id`` must name an item of
+    the same catalog; unknown ``user_id`` values create users. Repeated
+    ``(user_id, item_id)`` pairs are merged: weights summed, latest timestamp
+    kept, and the merged weight must still be at most ``1e12`` (two rows of
+    ``1e308`` are refused, not stored as infinity).
 
 Rules for all files: UTF-8 (a BOM is allowed); attribute kinds match
 ``[A-Za-z_][A-Za-z0-9_]*``; attribute values are 1-200 characters without
 control characters or leading/trailing whitespace; an id repeated within a
 load must carry identical fields (identical duplicates are dropped, differing
 ones are an error). Every bad record is reported as ``<file> line <n>: field
-'<name>' <expected>, got <found>``.
+'<name>' <expected>, got <found>``; a line that cannot be parsed at all (not
+UTF-8, malformed or too deeply nested JSON, bad CSV quoting) as ``<file> line
+<n>: <why>`` (:mod:`ingest.rows`).
+
+Empty files: every file present must hold at least one record, in JSONL and CSV
+alike. A file with none (zero bytes, only blank lines, or a CSV header alone) is
+an :class:`~kgrec.errors.IngestError` (``<file>: holds no records``); leave an
+optional ``users.*`` or ``interactions.csv`` out instead.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import json
 import logging
-import math
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Container, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ingest.rows import ATTR_PREFIX, csv_rows, jsonl_objects
 from ingest.validation import (
+    TIMESTAMP_RULE,
     DuplicateCheck,
     OnError,
     Rejected,
@@ -64,13 +75,13 @@ from ingest.validation import (
     as_attributes,
     as_id,
     as_text,
-    check_attribute_kind,
     check_attribute_value,
-    describe,
+    check_timestamp,
+    check_weight,
     frozen_attributes,
     record_error,
     resolve,
-    unknown_key_error,
+    shown,
 )
 from kg.records import InteractionRecord, ItemRecord, SourceRef, UserRecord
 from kgrec.errors import IngestError, RecordError
@@ -92,142 +103,15 @@ logger = logging.getLogger(__name__)
 _ITEM_KEYS = ("id", "title", "description", "attributes")
 _USER_KEYS = ("id", "attributes")
 _INTERACTION_COLUMNS = ("user_id", "item_id", "weight", "timestamp")
-_ATTR_PREFIX = "attr:"
-_UTF8_HINT = ("files must be UTF-8; convert it first, e.g. "
-              "`iconv -f latin1 -t utf-8 FILE > FILE.utf8`")
 
 
-# ---------------------------------------------------------------- low-level line reading
-def _lines(path: Path) -> Iterator[tuple[int, str | None, bytes, str]]:
-    """Yield ``(line_no, text or None, raw bytes, decode error)`` for each physical line."""
-    try:
-        fh = path.open("rb")
-    except FileNotFoundError:
-        raise IngestError(f"{path}: file not found") from None
-    except OSError as e:
-        raise IngestError(f"{path}: cannot be read ({e.strerror})") from e
-    with fh:
-        for n, raw in enumerate(fh, 1):
-            if n == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[len(codecs.BOM_UTF8):]
-            try:
-                yield n, raw.decode("utf-8"), raw, ""
-            except UnicodeDecodeError as e:
-                yield n, None, raw, (f"is not valid UTF-8 (byte 0x{raw[e.start]:02x} at column "
-                                     f"{e.start + 1}); {_UTF8_HINT}")
-
-
-def _raw_text(raw: bytes) -> str:
-    return raw.decode("utf-8", errors="replace").rstrip("\r\n")
-
-
-def _jsonl_objects(path: Path, keys: tuple[str, ...]
-                   ) -> Iterator[tuple[int, dict[str, Any], str] | Rejected]:
-    """Parse JSONL lines into objects whose keys are checked; blank lines are skipped."""
-    p = str(path)
-    for n, text, raw, bad in _lines(path):
-        if text is None:
-            yield Rejected(record_error(p, n, None, bad), _raw_text(raw))
-            continue
-        if not text.strip():
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as e:
-            yield Rejected(record_error(p, n, None, f"is not valid JSON ({e.msg}; column "
-                                        f"{e.colno})"), text.rstrip("\r\n"))
-            continue
-        if not isinstance(obj, dict):
-            yield Rejected(record_error(p, n, None, f"must be a JSON object, got "
-                                        f"{describe(obj)}"), text.rstrip("\r\n"))
-            continue
-        unknown = unknown_key_error(obj, keys, p, n)
-        if unknown is not None:
-            yield Rejected(unknown, text.rstrip("\r\n"))
-            continue
-        yield n, obj, text.rstrip("\r\n")
-
-
-def _csv_rows(path: Path, allowed: tuple[str, ...], required: tuple[str, ...], attrs: bool
-              ) -> Iterator[tuple[int, dict[str, str], str] | Rejected]:
-    """Parse a CSV file with a checked header; yield ``(line, {column: cell}, raw)`` per row."""
-    p = str(path)
-    bad_lines: dict[int, str] = {}
-    raw_lines: dict[int, str] = {}
-
-    def decoded() -> Iterator[str]:
-        for n, text, raw, bad in _lines(path):
-            raw_lines[n] = _raw_text(raw)
-            if text is None:
-                bad_lines[n] = bad
-                text = raw.decode("utf-8", errors="replace")
-            yield text
-
-    reader = csv.reader(decoded())
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise IngestError(f"{p}: file is empty (expected a header row)") from None
-    if 1 in bad_lines:
-        raise record_error(p, 1, None, bad_lines[1])
-    header = [h.strip() for h in header]
-    _check_header(path, header, allowed, required, attrs)
-    raw_lines.clear()
-    while True:
-        start = reader.line_num + 1
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as e:
-            yield Rejected(record_error(p, start, None, f"is not valid CSV ({e})"),
-                           raw_lines.get(start, ""))
-            continue
-        end = reader.line_num
-        raw = "\n".join(raw_lines.get(i, "") for i in range(start, end + 1))
-        raw_lines.clear()
-        bad = [i for i in range(start, end + 1) if i in bad_lines]
-        if bad:
-            yield Rejected(record_error(p, bad[0], None, bad_lines[bad[0]]), raw)
-            for i in bad:
-                bad_lines.pop(i, None)
-            continue
-        if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) != len(header):
-            yield Rejected(record_error(p, start, None, f"has {len(row)} fields, the header "
-                                        f"has {len(header)} ({','.join(header)})"), raw)
-            continue
-        yield start, dict(zip(header, row, strict=True)), raw
-
-
-def _check_header(path: Path, header: Iterable[str], allowed: tuple[str, ...],
-                  required: tuple[str, ...], attrs: bool) -> None:
-    cols = list(header)
-    for c in required:
-        if c not in cols:
-            raise record_error(str(path), 1, c, f"is missing from the header (found columns: "
-                               f"{', '.join(cols)})")
-    for c in cols:
-        if c in allowed:
-            continue
-        if attrs and c.startswith(_ATTR_PREFIX):
-            check_attribute_kind(c[len(_ATTR_PREFIX):], str(path), 1, c)
-            continue
-        extra = f", {_ATTR_PREFIX}<kind>" if attrs else ""
-        raise record_error(str(path), 1, c, f"is not an allowed column (allowed: "
-                           f"{', '.join(allowed)}{extra})")
-    dup = {c for c in cols if cols.count(c) > 1}
-    if dup:
-        raise record_error(str(path), 1, min(dup), "appears twice in the header")
-
-
+# ---------------------------------------------------------------- attribute columns
 def _csv_attributes(row: dict[str, str], path: str, line: int) -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
     for col, cell in row.items():
-        if col.startswith(_ATTR_PREFIX):
+        if col.startswith(ATTR_PREFIX):
             values = [v.strip() for v in cell.split("|") if v.strip()]
-            out[col[len(_ATTR_PREFIX):]] = tuple(check_attribute_value(v, path, line, col)
+            out[col[len(ATTR_PREFIX):]] = tuple(check_attribute_value(v, path, line, col)
                                                  for v in values)
     return out
 
@@ -237,8 +121,8 @@ def _scan_items(path: Path, seen: DuplicateCheck) -> Iterator[ItemRecord | Rejec
     p = str(path)
     csv_mode = _kind_of(path) == "csv"
     rows: Iterator[tuple[int, Any, str] | Rejected] = (
-        _csv_rows(path, ("id", "title", "description"), ("id",), True)
-        if csv_mode else _jsonl_objects(path, _ITEM_KEYS))
+        csv_rows(path, ("id", "title", "description"), ("id",), True)
+        if csv_mode else jsonl_objects(path, _ITEM_KEYS))
     for row in rows:
         if isinstance(row, Rejected):
             yield row
@@ -286,8 +170,8 @@ def _scan_users(path: Path, seen: DuplicateCheck) -> Iterator[UserRecord | Rejec
     p = str(path)
     csv_mode = _kind_of(path) == "csv"
     rows: Iterator[tuple[int, Any, str] | Rejected] = (
-        _csv_rows(path, ("id",), ("id",), True)
-        if csv_mode else _jsonl_objects(path, _USER_KEYS))
+        csv_rows(path, ("id",), ("id",), True)
+        if csv_mode else jsonl_objects(path, _USER_KEYS))
     for row in rows:
         if isinstance(row, Rejected):
             yield row
@@ -317,34 +201,38 @@ def iter_users(path: str | Path, *, on_error: OnError = "fail", rejects: RejectL
 
 # ---------------------------------------------------------------- interactions
 def _parse_weight(cell: str, path: str, line: int) -> float:
-    if not cell.strip():
+    text = cell.strip()
+    if not text:
         return 1.0
     try:
-        w = float(cell)
+        w = float(text)
     except ValueError:
-        raise record_error(path, line, "weight", f"must be a number, got {cell!r}") from None
-    if not math.isfinite(w) or w <= 0:
-        raise record_error(path, line, "weight", f"must be a positive finite number, got {cell!r}")
-    return w
+        raise record_error(path, line, "weight", f"must be a number, got {shown(text)}") from None
+    return check_weight(w, path, line)
 
 
 def _parse_timestamp(cell: str, path: str, line: int) -> int:
+    """Unix seconds or ISO-8601, one rule for both: from 1970 to 9999 (0 = unknown)."""
     text = cell.strip()
     if not text:
         return 0
     try:
-        value = float(text)
-        if math.isfinite(value) and value >= 0:
-            return int(value)
+        value: float | None = float(text)
     except ValueError:
-        try:
-            dt = datetime.fromisoformat(text)
-        except ValueError:
-            pass
-        else:
-            return int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp())
-    raise record_error(path, line, "timestamp", f"must be Unix seconds (>= 0) or an ISO-8601 "
-                       f"date-time such as 2024-05-01T12:00:00Z, got {text!r}")
+        value = _iso_seconds(text)
+    if value is None:
+        raise record_error(path, line, "timestamp", f"must be Unix seconds or an ISO-8601 "
+                           f"date-time ({TIMESTAMP_RULE}), got {shown(text)}")
+    return check_timestamp(value, path, line)
+
+
+def _iso_seconds(text: str) -> float | None:
+    """Seconds since 1970 of an ISO-8601 date-time (UTC when it has no offset), or None."""
+    try:
+        dt = datetime.fromisoformat(text)
+        return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+    except (ValueError, OverflowError):
+        return None
 
 
 def _scan_interactions(path: Path, known_items: Container[str] | None
@@ -352,7 +240,7 @@ def _scan_interactions(path: Path, known_items: Container[str] | None
     p = str(path)
     if _kind_of(path) != "csv":
         raise IngestError(f"{p}: interactions must be a .csv file")
-    rows = _csv_rows(path, _INTERACTION_COLUMNS,
+    rows = csv_rows(path, _INTERACTION_COLUMNS,
                               ("user_id", "item_id"), False)
     for row in rows:
         if isinstance(row, Rejected):

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ingest.dataset import Dataset
-from ingest.validation import record_error
+from ingest.validation import as_id, check_attribute_value, check_timestamp, record_error
 from kg.records import InteractionRecord, ItemRecord, SourceRef, UserRecord
 from kgrec.errors import IngestError, RecordError
 
@@ -53,11 +53,25 @@ def _read_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
     if not path.is_file():
         raise IngestError(f"{path}: file not found (expected a MovieLens 100K folder with "
                           f"u.item, u.user, u.data and u.genre)")
-    with path.open(encoding=encoding, newline="") as fh:
-        for n, line in enumerate(fh, 1):
-            line = line.rstrip("\r\n")
-            if line.strip():
-                yield n, line
+    try:
+        with path.open(encoding=encoding, newline="") as fh:
+            for n, line in enumerate(fh, 1):
+                line = line.rstrip("\r\n")
+                if line.strip():
+                    yield n, line
+    except OSError as e:
+        raise IngestError(f"{path}: cannot be read ({e.strerror or e})") from e
+
+
+def _number(text: str, path: str, line: int, field: str) -> int:
+    """A non-negative decimal integer of ASCII digits (at most 18 of them)."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        raise record_error(path, line, field, f"must be a non-negative integer, got {text[:40]!r}")
+    return int(text)
+
+
+def _values(kind: str, values: list[str], path: str, line: int) -> tuple[str, ...]:
+    return tuple(check_attribute_value(v, path, line, kind) for v in values)
 
 
 def _genres(folder: Path) -> list[str]:
@@ -65,9 +79,10 @@ def _genres(folder: Path) -> list[str]:
     path = folder / "u.genre"
     for n, line in _read_lines(path, "latin-1"):
         name, _, idx = line.rpartition("|")
-        if not name or not idx.isdigit():
-            raise record_error(str(path), n, None, f"expected 'name|index', got {line!r}")
-        by_index[int(idx)] = name
+        if not name:
+            raise record_error(str(path), n, None, f"expected 'name|index', got {line[:80]!r}")
+        by_index[_number(idx, str(path), n, "index")] = check_attribute_value(
+            name, str(path), n, "name")
     if sorted(by_index) != list(range(len(by_index))):
         raise IngestError(f"{path}: genre indexes must be 0..{len(by_index) - 1}")
     return [by_index[i] for i in range(len(by_index))]
@@ -84,7 +99,7 @@ def iter_movielens_items(folder: str | Path) -> Iterator[ItemRecord]:
         if len(cols) != 5 + len(genres):
             raise record_error(p, n, None, f"has {len(cols)} fields, expected {5 + len(genres)} "
                                f"(5 + one flag per genre of u.genre)")
-        item_id, title, date = cols[0], cols[1].strip(), cols[2].strip()
+        item_id, title, date = as_id(cols[0], p, n, "movie id"), cols[1].strip(), cols[2].strip()
         flags = cols[5:]
         if any(f not in ("0", "1") for f in flags):
             raise record_error(p, n, "genre flags", f"must be 0 or 1, got {'|'.join(flags)!r}")
@@ -95,7 +110,7 @@ def iter_movielens_items(folder: str | Path) -> Iterator[ItemRecord]:
                 year = datetime.strptime(date, "%d-%b-%Y").year
             except ValueError:
                 raise record_error(p, n, "release date", f"must look like 01-Jan-1995, got "
-                                   f"{date!r}") from None
+                                   f"{date[:40]!r}") from None
             attrs["year"] = (str(year),)
             attrs["decade"] = (f"{year // 10 * 10}s",)
         description = f"{title}. Genres: {', '.join(names)}." if names else f"{title}."
@@ -108,12 +123,14 @@ def iter_movielens_users(folder: str | Path) -> Iterator[UserRecord]:
     p = str(path)
     for n, line in _read_lines(path, "latin-1"):
         cols = line.split("|")
-        if len(cols) != 5 or not cols[1].isdigit():
+        if len(cols) != 5:
             raise record_error(p, n, None, f"expected 'id|age|gender|occupation|zip', got "
-                               f"{line!r}")
-        attrs: dict[str, tuple[str, ...]] = {"age_band": (age_band(int(cols[1])),), "gender": (cols[2].strip(),),
-                 "occupation": (cols[3].strip(),)}
-        yield UserRecord(cols[0], attrs, SourceRef(p, n))
+                               f"{line[:80]!r}")
+        age = _number(cols[1], p, n, "age")
+        attrs = {"age_band": (age_band(age),),
+                 "gender": _values("gender", [cols[2].strip()], p, n),
+                 "occupation": _values("occupation", [cols[3].strip()], p, n)}
+        yield UserRecord(as_id(cols[0], p, n, "user id"), attrs, SourceRef(p, n))
 
 
 def iter_movielens_interactions(folder: str | Path, *, rating_weights: bool = False
@@ -123,15 +140,16 @@ def iter_movielens_interactions(folder: str | Path, *, rating_weights: bool = Fa
     p = str(path)
     for n, line in _read_lines(path, "latin-1"):
         cols = line.split("\t")
-        try:
-            if len(cols) != 4:
-                raise ValueError
-            rating, ts = int(cols[2]), int(cols[3])
-        except ValueError:
+        if len(cols) != 4:
             raise record_error(p, n, None, f"expected 'user<TAB>item<TAB>rating<TAB>timestamp' "
-                               f"with integer rating and timestamp, got {line!r}") from None
+                               f"with integer rating and timestamp, got {line[:80]!r}")
+        rating = _number(cols[2], p, n, "rating")
+        ts = check_timestamp(_number(cols[3], p, n, "timestamp"), p, n)
         weight = rating / 5.0 if rating_weights else 1.0
-        yield InteractionRecord(cols[0], cols[1], weight, ts, SourceRef(p, n))
+        if weight <= 0:
+            raise record_error(p, n, "rating", f"must be 1 to 5, got {rating}")
+        yield InteractionRecord(as_id(cols[0], p, n, "user id"), as_id(cols[1], p, n, "item id"),
+                                weight, ts, SourceRef(p, n))
 
 
 def read_movielens(path: str | Path, *, rating_weights: bool = False) -> Dataset:

@@ -22,6 +22,17 @@ Mapping:
 This reads back what :func:`kg.rdf.export_turtle` writes (item IRIs
 ``https://kgrec.dev/item/<quoted id>``, predicates ``https://kgrec.dev/schema/<kind>``,
 attribute IRIs ``https://kgrec.dev/attribute/<kind>/<quoted value>``).
+
+Nothing in a file makes the reader reach the network or another file. rdflib's JSON-LD
+parser fetches a ``@context`` given as a URL (or a relative reference) and a context's
+``@import``: :mod:`ingest.jsonld_guard` refuses such a file before rdflib sees it (a
+``RecordError``; give the context inline instead). The other formats fetch nothing:
+``owl:imports`` is an ordinary triple to rdflib's parsers, and the XML parsers (RDF/XML,
+TriX) resolve no external entity or DTD. Only the formats of :data:`RDF_FORMATS` are
+accepted.
+
+A file that yields no items at all (no triples, or no item subjects) is an
+:class:`~kgrec.errors.IngestError`, as an empty catalog file is.
 """
 
 from __future__ import annotations
@@ -37,6 +48,7 @@ import rdflib
 from rdflib import Literal, URIRef
 from rdflib.namespace import DCTERMS, RDFS
 
+from ingest.jsonld_guard import check_jsonld
 from ingest.validation import (
     ID_RULE,
     KIND_RULE,
@@ -46,6 +58,7 @@ from ingest.validation import (
     RejectLog,
     record_error,
     resolve,
+    shown,
 )
 from kg.records import ItemRecord, SourceRef
 from kg.schema import check_id, check_kind, check_value
@@ -54,6 +67,7 @@ from kgrec.errors import IngestError, RecordError
 __all__ = [
     "ATTRIBUTE_NS",
     "ITEM_NS",
+    "RDF_FORMATS",
     "SCHEMA_NS",
     "iter_rdf_items",
     "rdf_format",
@@ -73,7 +87,10 @@ _DESCRIPTION = (URIRef("https://schema.org/description"), URIRef("http://schema.
                 DCTERMS.description, URIRef(SCHEMA_NS + "description"))
 _FORMATS = {".ttl": "turtle", ".turtle": "turtle", ".nt": "nt", ".ntriples": "nt",
             ".jsonld": "json-ld", ".json": "json-ld", ".rdf": "xml", ".xml": "xml",
-            ".owl": "xml", ".n3": "n3", ".trig": "trig", ".nq": "nquads"}
+            ".owl": "xml", ".n3": "n3", ".trig": "trig", ".nq": "nquads", ".trix": "trix"}
+#: the rdflib formats this reader accepts (each checked to fetch nothing; see above)
+RDF_FORMATS: frozenset[str] = frozenset({"turtle", "ttl", "nt", "ntriples", "nt11", "json-ld",
+                                         "xml", "n3", "trig", "nquads", "trix"})
 
 
 def rdf_format(path: str | Path, format: str | None = None) -> str:
@@ -83,6 +100,9 @@ def rdf_format(path: str | Path, format: str | None = None) -> str:
         IngestError: the extension is unknown and no format was given.
     """
     if format:
+        if format not in RDF_FORMATS:
+            raise IngestError(f"{path}: unknown RDF format {shown(format)} (known: "
+                              f"{', '.join(sorted(RDF_FORMATS))})")
         return format
     suffix = Path(path).suffix.lower()
     if suffix not in _FORMATS:
@@ -105,6 +125,9 @@ def _error_line(path: Path, e: Exception) -> int:
         return lines + 1
     if isinstance(e, json.JSONDecodeError):
         return e.lineno
+    get_line = getattr(e, "getLineNumber", None)  # XML parsers (SAXParseException)
+    if callable(get_line) and isinstance(get_line(), int):
+        return int(get_line())
     m = re.match(r"Invalid line: (.*)", str(getattr(e, "msg", "") or e), re.DOTALL)
     if m:
         bad = m.group(1).strip()
@@ -118,6 +141,8 @@ def _error_line(path: Path, e: Exception) -> int:
 def _parse(path: Path, fmt: str) -> rdflib.Graph:
     if not path.is_file():
         raise IngestError(f"{path}: file not found")
+    if fmt == "json-ld":
+        check_jsonld(path)
     graph = rdflib.Graph()
     try:
         graph.parse(path, format=fmt)
@@ -128,9 +153,11 @@ def _parse(path: Path, fmt: str) -> rdflib.Graph:
         if isinstance(e, rdflib.plugin.PluginException):
             raise IngestError(f"{path}: unknown RDF format {fmt!r} ({e})") from e
         line = _error_line(path, e)
-        why = getattr(e, "_why", None) or getattr(e, "msg", None) or str(e)
+        why = getattr(e, "_why", None) or getattr(e, "msg", None) or str(e) or type(e).__name__
+        if isinstance(e, RecursionError):
+            why = "nested too deeply"
         raise record_error(str(path), line, None,
-                           f"is not valid {fmt} ({why})") from e
+                           f"is not valid {fmt} ({str(why)[:300]})") from e
     return graph
 
 
@@ -139,14 +166,9 @@ def _pick_literal(values: list[Literal]) -> str:
     return str(ranked[0]) if ranked else ""
 
 
-def _scan(path: Path, fmt: str) -> Iterator[ItemRecord | Rejected]:
-    graph = _parse(path, fmt)
-    p = str(path)
+def _item_subjects(graph: rdflib.Graph) -> list[URIRef]:
+    """Item subjects in IRI order: kgrec item IRIs, and IRI subjects never used as objects."""
     objects = {o for o in graph.objects() if isinstance(o, URIRef)}
-    labels: dict[URIRef, list[Literal]] = {}
-    for s, o in graph.subject_objects(RDFS.label):
-        if isinstance(s, URIRef) and isinstance(o, Literal):
-            labels.setdefault(s, []).append(o)
 
     def is_item(s: URIRef) -> bool:
         iri = str(s)
@@ -156,46 +178,75 @@ def _scan(path: Path, fmt: str) -> Iterator[ItemRecord | Rejected]:
             return False
         return s not in objects
 
-    subjects = sorted({s for s in graph.subjects() if isinstance(s, URIRef) and is_item(s)},
-                      key=str)
+    return sorted({s for s in graph.subjects() if isinstance(s, URIRef) and is_item(s)},
+                  key=str)
+
+
+class _Facts:
+    """The literal and IRI facts of one subject."""
+
+    def __init__(self) -> None:
+        self.titles: list[Literal] = []
+        self.descriptions: list[Literal] = []
+        self.attrs: dict[str, list[str]] = {}
+        self.ignored = 0
+
+
+def _facts(graph: rdflib.Graph, s: URIRef, labels: dict[URIRef, list[Literal]], p: str
+           ) -> _Facts:
+    iri, facts = str(s), _Facts()
+    for pred, obj in sorted(graph.predicate_objects(s),
+                            key=lambda po: (str(po[0]), type(po[1]).__name__, str(po[1]))):
+        if isinstance(obj, Literal):
+            if pred in _TITLE:
+                facts.titles.append(obj)
+            elif pred in _DESCRIPTION:
+                facts.descriptions.append(obj)
+            else:
+                facts.ignored += 1
+            continue
+        if not isinstance(obj, URIRef) or not isinstance(pred, URIRef):
+            facts.ignored += 1
+            continue
+        kind = _local_name(str(pred))
+        if not check_kind(kind):
+            raise record_error(p, 0, str(pred), f"of subject {shown(iri)}: predicate local "
+                               f"name {shown(kind)} is not a valid attribute kind: {KIND_RULE}")
+        value = _attribute_value(obj, labels)
+        if not check_value(value):
+            raise record_error(p, 0, str(pred), f"of subject {shown(iri)}: object "
+                               f"{shown(str(obj))} gives an invalid value {shown(value)}: "
+                               f"{VALUE_RULE}")
+        facts.attrs.setdefault(kind, []).append(value)
+    return facts
+
+
+def _scan(path: Path, fmt: str) -> Iterator[ItemRecord | Rejected]:
+    graph = _parse(path, fmt)
+    p = str(path)
+    labels: dict[URIRef, list[Literal]] = {}
+    for s, o in graph.subject_objects(RDFS.label):
+        if isinstance(s, URIRef) and isinstance(o, Literal):
+            labels.setdefault(s, []).append(o)
+    subjects = _item_subjects(graph)
+    if not subjects:
+        raise IngestError(f"{path}: holds no items ({len(graph)} triples, none about an item "
+                          f"subject); see ingest.rdf_reader for the mapping")
     ignored = 0
     for s in subjects:
         iri = str(s)
         try:
             item_id = unquote(iri[len(ITEM_NS):]) if iri.startswith(ITEM_NS) else iri
             if not check_id(item_id):
-                raise record_error(p, 0, "id", f"subject {iri!r} gives an invalid item id "
-                                   f"{item_id!r}: {ID_RULE}")
-            titles: list[Literal] = []
-            descriptions: list[Literal] = []
-            attrs: dict[str, list[str]] = {}
-            for pred, obj in sorted(graph.predicate_objects(s)):
-                if isinstance(obj, Literal):
-                    if pred in _TITLE:
-                        titles.append(obj)
-                    elif pred in _DESCRIPTION:
-                        descriptions.append(obj)
-                    else:
-                        ignored += 1
-                    continue
-                if not isinstance(obj, URIRef) or not isinstance(pred, URIRef):
-                    ignored += 1
-                    continue
-                kind = _local_name(str(pred))
-                if not check_kind(kind):
-                    raise record_error(p, 0, str(pred), f"of subject {iri!r}: predicate local "
-                                       f"name {kind!r} is not a valid attribute kind: {KIND_RULE}")
-                value = _attribute_value(obj, labels)
-                if not check_value(value):
-                    raise record_error(p, 0, str(pred), f"of subject {iri!r}: object {str(obj)!r} "
-                                       f"gives an invalid value {value!r}: {VALUE_RULE}")
-                attrs.setdefault(kind, []).append(value)
+                raise record_error(p, 0, "id", f"subject {shown(iri)} gives an invalid item id "
+                                   f"{shown(item_id)}: {ID_RULE}")
+            facts = _facts(graph, s, labels, p)
         except RecordError as e:
             yield Rejected(e, iri)
             continue
-        yield ItemRecord(item_id, _pick_literal(titles), _pick_literal(descriptions),
-                         {k: tuple(v) for k, v in attrs.items()},
-                         SourceRef(p, 0))
+        ignored += facts.ignored
+        yield ItemRecord(item_id, _pick_literal(facts.titles), _pick_literal(facts.descriptions),
+                         {k: tuple(v) for k, v in facts.attrs.items()}, SourceRef(p, 0))
     if ignored:
         logger.debug("%s: ignored %d literal or blank-node facts", path, ignored)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import reprlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +23,11 @@ from types import TracebackType
 from typing import IO, Any, Literal, Self, TypeVar
 
 from kg.schema import check_id, check_kind, check_value
+from kg.writer import MAX_TIMESTAMP, MAX_WEIGHT
 from kgrec.errors import RecordError
 
-__all__ = ["ON_ERROR_CHOICES", "OnError", "RejectLog", "Rejected", "record_error", "resolve"]
+__all__ = ["MAX_TIMESTAMP", "MAX_WEIGHT", "ON_ERROR_CHOICES", "OnError", "RejectLog", "Rejected",
+           "check_timestamp", "check_weight", "record_error", "resolve", "shown"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +38,18 @@ _T = TypeVar("_T")
 
 KIND_RULE = "an attribute kind must match [A-Za-z_][A-Za-z0-9_]* (letters, digits, '_'; " \
             "not starting with a digit)"
-VALUE_RULE = "an attribute value must be 1-200 characters, without control characters or " \
-             "leading/trailing whitespace"
-ID_RULE = "an id must be 1-200 characters, without control characters or leading/trailing " \
-          "whitespace"
+VALUE_RULE = "an attribute value must be 1-200 characters with a visible one, without control " \
+             "or bidirectional-override characters or leading/trailing whitespace"
+ID_RULE = "an id must be 1-200 characters with a visible one, without control or " \
+          "bidirectional-override characters or leading/trailing whitespace"
+WEIGHT_RULE = f"must be a positive finite number, at most {MAX_WEIGHT:g}"
+TIMESTAMP_RULE = (f"a timestamp must be Unix seconds from 0 to {MAX_TIMESTAMP} or an ISO-8601 "
+                  f"date-time from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z, such as "
+                  f"2024-05-01T12:00:00Z (pre-1970 times are refused in both notations)")
 _MAX_RAW = 2000
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 60
+_SHOWN.maxlevel = 3
 
 
 def record_error(path: str, line: int, field: str | None, message: str) -> RecordError:
@@ -59,10 +69,21 @@ def unknown_key_error(obj: Mapping[str, Any], keys: tuple[str, ...], path: str, 
                         f"{', '.join(keys)})")
 
 
+def shown(value: Any) -> str:
+    """A short ``repr`` of ``value`` for messages: at most about 60 characters, three levels
+    deep, so a huge or deeply nested input never floods (or overflows) an error message."""
+    return _SHOWN.repr(value)
+
+
 def describe(value: Any) -> str:
     """``42 (int)`` — a short rendering of a found value for error messages."""
-    text = json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) \
-        else repr(value)
+    if isinstance(value, str):
+        text = repr(value)
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (ValueError, RecursionError):  # too deep (or circular): a bounded repr instead
+            text = shown(value)
     if len(text) > 60:
         text = text[:57] + "..."
     return f"{text} ({type(value).__name__})"
@@ -96,8 +117,15 @@ class RejectLog:
 
     def add(self, error: RecordError, raw: str = "") -> None:
         """Record one rejected record."""
-        entry = {"path": error.path, "line": error.line, "field": error.field,
-                 "reason": str(error), "raw": raw[:_MAX_RAW]}
+        self._put({"path": error.path, "line": error.line, "field": error.field,
+                   "reason": str(error), "raw": raw[:_MAX_RAW]})
+
+    def extend(self, other: RejectLog) -> None:
+        """Append the entries ``other`` kept in memory (a log made with ``path=None``)."""
+        for entry in other.entries:
+            self._put(entry)
+
+    def _put(self, entry: dict[str, Any]) -> None:
         self.count += 1
         if self._fh is not None:
             self._fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
@@ -164,7 +192,7 @@ def as_id(value: Any, path: str, line: int, field: str = "id") -> str:
     if text == "":
         raise record_error(path, line, field, "is missing (expected a string or integer id)")
     if not check_id(text):
-        raise record_error(path, line, field, f"is not a valid id ({ID_RULE}), got {text!r}")
+        raise record_error(path, line, field, f"is not a valid id ({ID_RULE}), got {shown(text)}")
     return text
 
 
@@ -212,8 +240,28 @@ def check_attribute_value(value: Any, path: str, line: int, field: str) -> str:
                            f"values must be strings or numbers, got {describe(value)}")
     text = str(value)
     if not check_value(text):
-        raise record_error(path, line, field, f"has an invalid value {text!r}: {VALUE_RULE}")
+        raise record_error(path, line, field, f"has an invalid value {shown(text)}: {VALUE_RULE}")
     return text
+
+
+def check_weight(weight: float, path: str, line: int, field: str = "weight") -> float:
+    """``weight`` if it is a finite number in ``(0, MAX_WEIGHT]``, else a :class:`RecordError`.
+
+    The same range holds after repeated pairs are merged (their weights summed):
+    :func:`ingest.merging.merge_interactions`, :func:`kg.writer.aggregate_interactions`.
+    """
+    if not 0 < weight <= MAX_WEIGHT:  # NaN fails the comparison too
+        raise record_error(path, line, field, f"{WEIGHT_RULE}, got {shown(weight)}")
+    return weight
+
+
+def check_timestamp(ts: float, path: str, line: int, field: str = "timestamp") -> int:
+    """``ts`` (Unix seconds) as an int if it is in ``[0, MAX_TIMESTAMP]``, else a
+    :class:`RecordError` (:data:`TIMESTAMP_RULE`; 0 means unknown)."""
+    if not 0 <= ts <= MAX_TIMESTAMP:  # NaN fails the comparison too
+        raise record_error(path, line, field, f"is out of range: {TIMESTAMP_RULE}; got "
+                           f"{shown(ts)}")
+    return int(ts)
 
 
 class DuplicateCheck:

@@ -14,13 +14,17 @@ The jars come from Maven Central through ``kg/neo4j/pom.xml`` into
 ``settings.cache_dir / "neo4j" / <version> / "lib"``, shared by every home. Only
 Bolt is enabled, on ``127.0.0.1`` and a free port, so several homes can run
 servers side by side. Production deployments set ``NEO4J_URI`` instead.
+
+The home is private (``KGREC_HOME`` and every folder 0700, every file 0600: the server
+runs with umask 077, and a start tightens an older home), and the generated password is
+set on disk before the first start (:func:`kg.server_files.set_initial_password`), never
+sent over Bolt.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import importlib.resources
 import json
 import logging
 import os
@@ -29,7 +33,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,8 +42,17 @@ import neo4j
 from neo4j.exceptions import AuthError, Neo4jError, ServiceUnavailable
 from pydantic import SecretStr
 
+from kg.server_files import (
+    PRIVATE_UMASK,
+    fetch_jars,
+    open_private,
+    secure_tree,
+    set_initial_password,
+    tail,
+    write_private,
+)
 from kgrec.errors import ServerError
-from kgrec.settings import Settings
+from kgrec.settings import Settings, private_dir, register_secret
 
 __all__ = ["Credentials", "LocalNeo4j", "ServerStatus"]
 
@@ -48,7 +60,6 @@ logger = logging.getLogger(__name__)
 
 _MAIN_CLASS = "org.neo4j.server.CommunityEntryPoint"
 _DEFAULT_PASSWORD = "neo4j"
-_MARKER = "COMPLETE"
 _JVM_FLAGS = [
     "-XX:+UseG1GC",
     "-XX:-OmitStackTraceInFastThrow",
@@ -123,35 +134,7 @@ class LocalNeo4j:
         Raises:
             ServerError: ``mvn`` is missing or the download failed.
         """
-        marker = self.lib_dir.parent / _MARKER
-        if marker.is_file() and self.lib_dir.is_dir():
-            return self.lib_dir
-        mvn = shutil.which("mvn")
-        if mvn is None:
-            raise ServerError("Apache Maven ('mvn') is needed to fetch the Neo4j jars once; "
-                              f"install it or put the jars into {self.lib_dir} and create {marker}")
-        version = self.settings.neo4j.version
-        self.lib_dir.parent.mkdir(parents=True, exist_ok=True)
-        logger.info("fetching Neo4j %s jars into %s", version, self.lib_dir)
-        t0 = time.perf_counter()
-        with tempfile.TemporaryDirectory(dir=self.lib_dir.parent) as tmp:
-            pom = Path(tmp) / "pom.xml"
-            pom.write_bytes(importlib.resources.files("kg").joinpath("neo4j/pom.xml").read_bytes())
-            out = Path(tmp) / "lib"
-            cmd = [mvn, "-q", "-B", "-f", str(pom), f"-Dneo4j.version={version}",
-                   "dependency:copy-dependencies", f"-DoutputDirectory={out}"]
-            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, check=False)
-            jars = list(out.glob("*.jar")) if out.is_dir() else []
-            if proc.returncode != 0 or not jars:
-                tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-20:])
-                raise ServerError(f"fetching Neo4j {version} jars with Maven failed "
-                                  f"(exit {proc.returncode}):\n{tail}")
-            if self.lib_dir.exists():  # a partial copy without marker
-                shutil.rmtree(self.lib_dir)
-            out.rename(self.lib_dir)
-        marker.write_text(f"{len(jars)} jars\n")
-        logger.info("fetched %d jars in %.1fs", len(jars), time.perf_counter() - t0)
-        return self.lib_dir
+        return fetch_jars(self.lib_dir, self.settings.neo4j.version)
 
     # -- state ----------------------------------------------------------------
 
@@ -166,12 +149,9 @@ class LocalNeo4j:
         return data if isinstance(data, dict) else {}
 
     def _write_state(self, state: dict[str, object]) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
+        private_dir(self.home)
         tmp = self.credentials_file.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(state, f, indent=2)
-        os.chmod(tmp, 0o600)
+        write_private(tmp, json.dumps(state, indent=2))
         tmp.replace(self.credentials_file)
 
     def _pid(self) -> int | None:
@@ -191,6 +171,7 @@ class LocalNeo4j:
         state = self._read_state()
         if not state.get("initialized") or not isinstance(state.get("password"), str):
             raise ServerError(f"no local Neo4j under {self.home}: run 'kgrec db start'")
+        register_secret(str(state["password"]))
         return Credentials(uri=str(state["uri"]), user=str(state.get("user", "neo4j")),
                            password=SecretStr(str(state["password"])))
 
@@ -206,8 +187,8 @@ class LocalNeo4j:
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.run_dir / "lock", "w") as f:
+        private_dir(self.run_dir)
+        with os.fdopen(open_private(self.run_dir / "lock", append=True), "a") as f:
             fcntl.flock(f, fcntl.LOCK_EX)
             try:
                 yield
@@ -217,8 +198,10 @@ class LocalNeo4j:
     def start(self, timeout: float = 120) -> str:
         """Start the server (or find it running) and wait until Bolt accepts a login.
 
-        On the first start a random password replaces the shipped ``neo4j/neo4j``
-        and is stored in ``credentials.json`` (mode 600).
+        On the first start a random password is generated, stored in
+        ``credentials.json`` (mode 600) and set in the fresh data folder before the
+        server runs (``neo4j-admin dbms set-initial-password``), never over Bolt. The
+        home is made private (0700/0600) before every start.
 
         Args:
             timeout: seconds to wait for an authenticated ``RETURN 1``.
@@ -240,29 +223,19 @@ class LocalNeo4j:
             java = shutil.which("java")
             if java is None:
                 raise ServerError("Java 17 or 21 is needed to run Neo4j; 'java' is not on PATH")
-            for d in (self.conf_dir, self.data_dir, self.logs_dir, self.run_dir,
-                      self.home / "import", self.home / "plugins"):
-                d.mkdir(parents=True, exist_ok=True)
-            port = _free_port(state.get("port"))
-            uri = f"bolt://127.0.0.1:{port}"
-            state.update(port=port, uri=uri, user="neo4j",
-                         version=self.settings.neo4j.version)
-            if not isinstance(state.get("password"), str):
-                state["password"] = secrets.token_urlsafe(24)
-                state["initialized"] = False
-            self._write_state(state)
-            self._write_conf(port)
+            uri, state = self._prepare(java, lib, state)
             heap = self.settings.neo4j.heap
             cmd = [java, f"-Xms{heap}", f"-Xmx{heap}", *_JVM_FLAGS, "-cp", f"{lib}/*",
                    _MAIN_CLASS, f"--home-dir={self.home}", f"--config-dir={self.conf_dir}"]
             logger.info("starting Neo4j %s on %s (home %s)", self.settings.neo4j.version, uri,
                         self.home)
             t0 = time.perf_counter()
-            with open(self.console_log, "ab") as console:
+            with os.fdopen(open_private(self.console_log, append=True), "ab") as console:
                 self._proc = subprocess.Popen(
                     cmd, cwd=self.home, stdin=subprocess.DEVNULL, stdout=console,
-                    stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
-            self.pid_file.write_text(f"{self._proc.pid}\n")
+                    stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+                    umask=PRIVATE_UMASK)
+            write_private(self.pid_file, f"{self._proc.pid}\n")
             try:
                 self._wait_ready(uri, state, time.monotonic() + timeout)
             except ServerError:
@@ -271,6 +244,36 @@ class LocalNeo4j:
             logger.info("Neo4j ready after %.1fs (pid %d)", time.perf_counter() - t0,
                         self._proc.pid)
             return uri
+
+    def _prepare(self, java: str, lib: Path, state: dict[str, object]
+                 ) -> tuple[str, dict[str, object]]:
+        """Private folders, port, state and conf before a start; the password of a fresh
+        data folder is set on disk. Returns the Bolt URI and the updated state."""
+        private_dir(self.settings.home)
+        fixed = secure_tree(self.settings.home)
+        if fixed:
+            logger.info("made %d files and folders under %s private (0700/0600)", fixed,
+                        self.settings.home)
+        for d in (self.conf_dir, self.data_dir, self.logs_dir, self.run_dir,
+                  self.home / "import", self.home / "plugins"):
+            private_dir(d)
+        port = _free_port(state.get("port"))
+        uri = f"bolt://127.0.0.1:{port}"
+        state.update(port=port, uri=uri, user="neo4j", version=self.settings.neo4j.version)
+        if not isinstance(state.get("password"), str):
+            state["password"] = secrets.token_urlsafe(24)
+            state["initialized"] = False
+        register_secret(str(state["password"]))
+        self._write_state(state)
+        self._write_conf(port)
+        if not state.get("initialized") and not (self.data_dir / "databases" / "system").exists():
+            try:
+                set_initial_password(java, lib, self.home, self.conf_dir,
+                                     str(state["password"]), self.console_log)
+            except ServerError as e:
+                raise ServerError(self._failure(f"setting the initial password failed ({e})")
+                                  ) from e
+        return uri, state
 
     def _write_conf(self, port: int) -> None:
         s = self.settings.neo4j
@@ -299,7 +302,7 @@ class LocalNeo4j:
             "dbms.usage_report.enabled=false",
             "",
         ]
-        (self.conf_dir / "neo4j.conf").write_text("\n".join(lines))
+        write_private(self.conf_dir / "neo4j.conf", "\n".join(lines))
 
     def _wait_ready(self, uri: str, state: dict[str, object], deadline: float) -> None:
         """Poll until an authenticated ``RETURN 1`` works; set the password on first use."""
@@ -316,7 +319,7 @@ class LocalNeo4j:
                 return
             except AuthError as e:
                 last = e
-                try:  # fresh data directory: the shipped password must be changed once
+                try:  # a data folder first started by an older kgrec: change the shipped one
                     _set_initial_password(uri, password)
                 except AuthError as e2:
                     raise ServerError(self._failure(
@@ -339,9 +342,9 @@ class LocalNeo4j:
     def _failure(self, what: str) -> str:
         parts = [f"{what}; see {self.log_path}"]
         for path in (self.log_path, self.console_log):
-            tail = _tail(path, 15)
-            if tail:
-                parts.append(f"--- last lines of {path} ---\n{tail}")
+            lines = tail(path, 15)
+            if lines:
+                parts.append(f"--- last lines of {path} ---\n{lines}")
         return "\n".join(parts)
 
     def stop(self, timeout: float = 30) -> bool:
@@ -452,14 +455,3 @@ def _is_our_server(pid: int, home: Path) -> bool:
     except OSError:
         return True  # no /proc: trust the pid file
     return _MAIN_CLASS.encode() in cmdline and f"--home-dir={home}".encode() in cmdline
-
-
-def _tail(path: Path, n: int) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            f.seek(max(0, f.tell() - 16_384))
-            lines = f.read().decode("utf-8", "replace").splitlines()
-    except OSError:
-        return ""
-    return "\n".join(lines[-n:])

@@ -9,11 +9,12 @@ description and attribute set; re-sending interactions replaces their weight and
 from __future__ import annotations
 
 import logging
+import numbers
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
-from typing import Any, LiteralString, TypeVar
+from typing import Any, Final, LiteralString, TypeVar
 
 import neo4j
 import numpy as np
@@ -41,11 +42,23 @@ def _batched(records: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
+#: the largest interaction weight, for one row and for a repeated pair's merged (summed)
+#: weight: sums of such weights stay finite in float32 (training) and exact enough
+MAX_WEIGHT: Final = 1e12
+#: the latest interaction time, Unix seconds (9999-12-31T23:59:59Z; 0 = unknown)
+MAX_TIMESTAMP: Final = 253_402_300_799
+
+
 def aggregate_interactions(records: Iterable[InteractionRecord]) -> list[InteractionRecord]:
     """Collapse repeated ``(user_id, item_id)`` pairs exactly as
     :func:`kg.snapshot.snapshot_from_records` does: weights summed, latest ts.
 
-    The first record of a pair keeps its position and its ``source``.
+    The first record of a pair keeps its position and its ``source``. The merged values
+    are checked: a weight must be a finite number in ``(0, MAX_WEIGHT]`` and ``ts`` Unix
+    seconds in ``[0, MAX_TIMESTAMP]``, also after summing.
+
+    Raises:
+        RecordError: a merged weight or a ts out of range, naming the pair's first record.
     """
     merged: dict[tuple[str, str], InteractionRecord] = {}
     for r in records:
@@ -56,7 +69,29 @@ def aggregate_interactions(records: Iterable[InteractionRecord]) -> list[Interac
         else:
             merged[key] = InteractionRecord(r.user_id, r.item_id, prev.weight + r.weight,
                                             max(prev.ts, r.ts), source=prev.source)
+    for r in merged.values():
+        _check_merged(r)
     return list(merged.values())
+
+
+def _check_merged(r: InteractionRecord) -> None:
+    """Raise a :class:`RecordError` naming ``r``'s source when its weight or ts is out of range."""
+    where = str(r.source) if r.source is not None else \
+        f"interaction ({r.user_id!r}, {r.item_id!r})"
+    if isinstance(r.weight, bool) or not isinstance(r.weight, numbers.Real) \
+            or not 0 < r.weight <= MAX_WEIGHT:  # NaN fails the comparison too
+        field, why = "weight", (f"of the pair ({r.user_id!r}, {r.item_id!r}) (its rows' weights "
+                                f"summed) must be a number in (0, {MAX_WEIGHT:g}], got "
+                                f"{r.weight!r}")
+    elif isinstance(r.ts, bool) or not isinstance(r.ts, numbers.Real) \
+            or not 0 <= r.ts <= MAX_TIMESTAMP:
+        field, why = "ts", (f"must be Unix seconds from 0 to {MAX_TIMESTAMP} (1970 to "
+                            f"9999-12-31T23:59:59Z; 0 = unknown), got {r.ts!r}")
+    else:
+        return
+    raise RecordError(f"{where}: field {field!r} {why}", field=field,
+                      path=r.source.path if r.source else None,
+                      line=r.source.line if r.source and r.source.line else None)
 
 
 class GraphWriter:

@@ -8,6 +8,7 @@ new catalog, sharing the model's arrays.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -134,6 +135,24 @@ class ItemCatalog:
             kind, _, value = key.partition(":")
             out.setdefault(kind, set()).add(value)
         return {k: sorted(v) for k, v in sorted(out.items())}
+
+    def item_values(self, kind: str) -> list[str]:
+        """The values of ``kind`` that at least one item carries (sorted): a kind's values
+        in :attr:`values_by_kind` may also come from user profiles."""
+        return [v for v in self.values_by_kind.get(kind, [])
+                if len(self.rows_with(f"{kind}:{v}"))]
+
+    def closest_values(self, kind: str, value: str, n: int = 5) -> list[str]:
+        """Item values of ``kind`` closest to ``value``: equal but for case first, then by
+        :func:`difflib.get_close_matches`; at most ``n``."""
+        values = self.item_values(kind)
+        by_lower: dict[str, list[str]] = {}
+        for v in values:
+            by_lower.setdefault(v.casefold(), []).append(v)
+        out = list(by_lower.get(value.casefold(), []))
+        for m in difflib.get_close_matches(value.casefold(), list(by_lower), n=n, cutoff=0.6):
+            out += [v for v in by_lower[m] if v not in out]
+        return out[:n]
 
     def with_items(self, items: Mapping[str, CatalogItem]) -> tuple[ItemCatalog, list[int]]:
         """A catalog holding ``items`` (new ids get new rows); returns it and their rows."""

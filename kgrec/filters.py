@@ -17,6 +17,7 @@ Nothing of a filter ever reaches Cypher: filters are applied in memory.
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -32,6 +33,17 @@ __all__ = ["EXCLUDE_ITEMS", "FilterSpec", "parse_filters"]
 EXCLUDE_ITEMS = "exclude_items"
 _GRAMMAR = ("allowed keys: '<kind>' (include items with any of the values), '-<kind>' "
             "(exclude items with any of the values), 'exclude_items' (item ids)")
+_VALUE_RULE = ("1-200 characters with a visible one, no control or bidirectional-override "
+               "characters or leading/trailing whitespace")
+#: a bounded repr for messages: a huge or deeply nested filter value never floods (or
+#: overflows the stack of) an error message
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 60
+_SHOWN.maxlevel = 3
+
+
+def _shown(value: object) -> str:
+    return _SHOWN.repr(value)
 
 
 @dataclass(frozen=True)
@@ -66,8 +78,8 @@ class FilterSpec:
 def _values(key: str, raw: object) -> list[str]:
     values = [raw] if isinstance(raw, str) else raw
     if not isinstance(values, Sequence) or isinstance(values, bytes) or not values:
-        raise RequestError(f"filters[{key!r}] must be a string or a non-empty list of strings, "
-                           f"got {raw!r}")
+        raise RequestError(f"filters[{_shown(key)}] must be a string or a non-empty list of "
+                           f"strings, got {_shown(raw)}")
     return list(values)
 
 
@@ -94,29 +106,27 @@ def parse_filters(filters: Mapping[str, object] | None, known_kinds: Sequence[st
     kinds = set(known_kinds) if known_kinds is not None else None
     for key, raw in filters.items():
         if not isinstance(key, str):
-            raise RequestError(f"filter key {key!r} must be a string; {_GRAMMAR}")
+            raise RequestError(f"filter key {_shown(key)} must be a string; {_GRAMMAR}")
         values = _values(key, raw)
         if key == EXCLUDE_ITEMS:
             for v in values:
                 if not isinstance(v, str) or not check_id(v):
-                    raise RequestError(f"filters['exclude_items']: {v!r} is not a valid item id "
-                                       "(1-200 characters, no control characters or "
-                                       "leading/trailing whitespace)")
+                    raise RequestError(f"filters['exclude_items']: {_shown(v)} is not a valid "
+                                       f"item id ({_VALUE_RULE})")
                 exclude_items.add(v)
             continue
         negate = key.startswith("-")
         kind = key[1:] if negate else key
         if not check_kind(kind):
-            raise RequestError(f"filter key {key!r}: kind {kind!r} must match "
+            raise RequestError(f"filter key {_shown(key)}: kind {_shown(kind)} must match "
                                f"[A-Za-z_][A-Za-z0-9_]*; {_GRAMMAR}")
         if kinds is not None and kind not in kinds:
-            raise RequestError(f"filter key {key!r}: unknown attribute kind {kind!r}; "
+            raise RequestError(f"filter key {_shown(key)}: unknown attribute kind {_shown(kind)}; "
                                f"known kinds: {', '.join(sorted(kinds)) or '(none)'}")
         for v in values:
             if not isinstance(v, str) or not check_value(v):
-                raise RequestError(f"filters[{key!r}]: value {v!r} is not allowed (1-200 "
-                                   "characters, no control characters or leading/trailing "
-                                   "whitespace)")
+                raise RequestError(f"filters[{_shown(key)}]: value {_shown(v)} is not allowed "
+                                   f"({_VALUE_RULE})")
         ids = {attribute_id(kind, v) for v in values}
         if negate:
             exclude |= ids

@@ -31,9 +31,10 @@ import scipy.sparse as sp
 
 from gnn.infer import embed_new_items, embed_users, user_layer0, user_neighbours
 from gnn.model_store import ModelStore
-from kgrec.errors import GraphError, NotFoundError, RecordError, RequestError
+from kg.schema import check_id, check_kind, check_value
+from kgrec.errors import GraphError, KGRecError, NotFoundError, RecordError, RequestError
 from kgrec.explain import Explanation, explain_score
-from kgrec.filters import parse_filters
+from kgrec.filters import FilterSpec, parse_filters
 from kgrec.inputs import to_interaction_record, to_item_record
 from kgrec.rerank import MMR, NewItemSlots, Policy, TailSlots, rank, top_k
 from kgrec.results import IngestSummary, InteractionSummary, Recommendation, Recommendations
@@ -55,12 +56,72 @@ __all__ = ["Recommender"]
 logger = logging.getLogger(__name__)
 
 _MAX_K = 10_000
+#: items a session of :meth:`Recommender.recommend_for_session` may hold
+_MAX_SESSION_ITEMS = 1_000
+#: profile features of anonymous sessions kept in memory (by attribute set)
+_SESSION_PROFILES = 1_024
 
 
 def _check_k(k: int, name: str = "k") -> int:
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= _MAX_K:
         raise RequestError(f"{name} must be an integer in 1..{_MAX_K}, got {k!r}")
     return k
+
+
+def _check_filter_values(state: ServingState, spec: FilterSpec) -> None:
+    """A filter value that no item carries is a mistake (``genre=comedy`` for ``Comedy``),
+    never a silent empty list: raise, naming the closest values that exist."""
+    catalog = state.catalog
+    wanted = [a for ids in spec.include.values() for a in sorted(ids)] + sorted(spec.exclude)
+    for a in wanted:
+        if len(catalog.rows_with(a)):
+            continue
+        kind, _, value = a.partition(":")
+        close = catalog.closest_values(kind, value)
+        if close:
+            hint = "closest existing values: " + ", ".join(repr(v) for v in close)
+        else:
+            values = catalog.item_values(kind)
+            hint = (f"existing values: {', '.join(repr(v) for v in values[:10])}"
+                    + (f" ({len(values)} in all)" if len(values) > 10 else ""))
+        raise RequestError(f"filter {kind}={value!r}: no item has this value; {hint}")
+
+
+def _session_items(items: object) -> list[str]:
+    if isinstance(items, str) or not isinstance(items, Sequence):
+        raise RequestError(f"items must be a list of item ids, got {type(items).__name__}")
+    if len(items) > _MAX_SESSION_ITEMS:
+        raise RequestError(f"items: at most {_MAX_SESSION_ITEMS} ids, got {len(items)}")
+    for i in items:
+        if not isinstance(i, str) or not check_id(i):
+            raise RequestError(f"items: {i!r} is not a valid item id (1-200 characters, no "
+                               "control characters or leading/trailing whitespace)")
+    return list(dict.fromkeys(items))
+
+
+def _session_attributes(attributes: Mapping[str, object] | None) -> tuple[str, ...]:
+    from kg.records import attribute_id
+
+    if attributes is None:
+        return ()
+    if not isinstance(attributes, Mapping):
+        raise RequestError("attributes must be a mapping of kind to a value or a list of "
+                           f"values, got {type(attributes).__name__}")
+    out: set[str] = set()
+    for kind, raw in attributes.items():
+        if not isinstance(kind, str) or not check_kind(kind):
+            raise RequestError(f"attributes: kind {kind!r} must match [A-Za-z_][A-Za-z0-9_]*")
+        values = [raw] if isinstance(raw, str) else raw
+        if not isinstance(values, Sequence) or not values:
+            raise RequestError(f"attributes[{kind!r}] must be a string or a non-empty list "
+                               f"of strings, got {raw!r}")
+        for v in values:
+            if not isinstance(v, str) or not check_value(v):
+                raise RequestError(f"attributes[{kind!r}]: value {v!r} is not allowed (1-200 "
+                                   "characters, no control characters or leading/trailing "
+                                   "whitespace)")
+            out.add(attribute_id(kind, v))
+    return tuple(sorted(out))
 
 
 class Recommender:
@@ -110,9 +171,17 @@ class Recommender:
         self.driver = driver
         self._store: FeatureStore | None = None
         self._profiles: dict[tuple[str, str, tuple[str, ...]], UserState] = {}
+        self._session_profiles: dict[tuple[str, ...], np.ndarray] = {}
+        self._cache_lock = threading.Lock()
         self._lock = threading.RLock()
         self.sync = StateSync(driver, self.database, TextFeatures(self._encode, self._encode))
         self._state = self.sync.load(ServingState.of_model(trained))
+        #: wall time (Unix s) of the last successful read of Neo4j's changes
+        self.refreshed_at = time.time()
+        #: refreshes that failed (Neo4j down), and the last one's message (None once a
+        #: refresh succeeds again)
+        self.refresh_failures = 0
+        self.refresh_error: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         seconds = self.settings.refresh_seconds if refresh_seconds is None else refresh_seconds
@@ -147,20 +216,29 @@ class Recommender:
         with self._lock:
             state = self._state
             latest = self.models.latest() if self._follow_latest else None
-            if latest is not None and latest != state.model.version:
-                fresh = self.sync.load(ServingState.of_model(self.models.load(latest)))
-                logger.info("switched from model %s to %s", state.model.version, latest)
-            else:
-                fresh = self.sync.refresh(state)
+            try:
+                if latest is not None and latest != state.model.version:
+                    fresh = self.sync.load(ServingState.of_model(self.models.load(latest)))
+                    logger.info("switched from model %s to %s", state.model.version, latest)
+                else:
+                    fresh = self.sync.refresh(state)
+            except GraphError as e:
+                self.refresh_failures += 1
+                self.refresh_error = str(e)
+                raise
             self._state = fresh
+            self.refreshed_at = time.time()
+            self.refresh_error = None
             return fresh.model.version != state.model.version
 
     def _refresh_loop(self, seconds: float) -> None:
         while not self._stop.wait(seconds):
             try:
                 self.refresh()
-            except GraphError as e:  # Neo4j down: keep serving the last state
+            except KGRecError as e:  # Neo4j down, a bad new model: keep serving the last state
                 logger.warning("refresh failed, serving the last state: %s", e)
+            except Exception:  # a bug: say so, but the loop (and serving) goes on
+                logger.exception("refresh failed, serving the last state")
 
     def close(self) -> None:
         """Stop the background refresh; close the driver if this recommender opened it."""
@@ -222,8 +300,10 @@ class Recommender:
             self._store = FeatureStore(self.settings.features_dir, encoder)
         return self._store
 
-    def _encode(self, texts: Sequence[str], kind: str = "passage") -> np.ndarray:
-        x, _ = self.store.encode(texts, kind=kind, show_progress=False)  # type: ignore[arg-type]
+    def _encode(self, texts: Sequence[str], kind: str = "passage",
+                persist: bool | None = None) -> np.ndarray:
+        x, _ = self.store.encode(texts, kind=kind, show_progress=False,  # type: ignore[arg-type]
+                                 persist=persist)
         return np.asarray(x, np.float32)
 
     # ------------------------------------------------------------------ users
@@ -285,6 +365,7 @@ class Recommender:
             filters: ``{"kind": [values]}`` keeps items with any of the values (kinds
                 combine with AND), ``{"-kind": [values]}`` drops items with any of them,
                 ``{"exclude_items": [ids]}`` drops those items (see :mod:`kgrec.filters`).
+                A value no item carries is an error that names the closest ones.
             diversity: 0 = pure relevance; up to 1 = :class:`kgrec.rerank.MMR`.
             long_tail: :class:`kgrec.rerank.TailSlots` (slots per page chosen at training).
             new_items: :class:`kgrec.rerank.NewItemSlots`: up to this many slots for new
@@ -297,13 +378,108 @@ class Recommender:
 
         Raises:
             NotFoundError: unknown user.
-            RequestError: bad ``k``, ``filters`` or policy parameters.
+            RequestError: bad ``k``, ``filters`` (a kind or value no item has: the
+                message lists the closest existing values) or policy parameters.
 
         Example:
             >>> rec.recommend("u7", k=3, filters={"genre": "Comedy"}).item_ids  # doctest: +SKIP
             ['i88', 'i4', 'i120']
         """
         state = self._state
+        chosen, spec = self._request(state, k, filters, diversity, long_tail, new_items,
+                                     policies)
+        user = self._user(state, user_id)
+        scores, fallback = self._scores(state, user_id, user)
+        return self._rank(state, user.seen if exclude_seen else None, scores, k, spec, chosen,
+                          user_id, fallback)
+
+    def recommend_for_session(self, items: Sequence[str],
+                              attributes: Mapping[str, object] | None = None, k: int = 10, *,
+                              exclude_seen: bool = True,
+                              filters: Mapping[str, object] | None = None,
+                              diversity: float = 0.0, long_tail: bool = False,
+                              new_items: int = 0, policies: Sequence[Policy] = ()
+                              ) -> Recommendations:
+        """Top-``k`` items for a visitor without an id (an anonymous web session).
+
+        The visitor is folded in as a transient user by the model's inductive rule
+        (:func:`gnn.infer.embed_users`), from the items seen in the session and optional
+        profile attributes, exactly as a new user is after ``add_interactions``; nothing
+        is written anywhere.
+
+        Args:
+            items: ids of the items seen in the session (at most 1000; ids the catalog
+                does not serve are left out and listed in ``.ignored_items``).
+            attributes: profile attributes, ``{"kind": value or [values]}``.
+            k, exclude_seen, filters, diversity, long_tail, new_items, policies: as for
+                :meth:`recommend` (``exclude_seen`` leaves out the session's items).
+
+        Returns:
+            :class:`Recommendations` with ``user_id=None``; ``.fallback`` is
+            ``"profile"`` (no known item) or ``"popularity"`` (nothing usable).
+
+        Raises:
+            RequestError: bad ``items``, ``attributes``, ``k``, ``filters`` or policy
+                parameters.
+
+        Example:
+            >>> rec.recommend_for_session(["i12", "i40"], {"age_band": "25-34"}, k=3)  # doctest: +SKIP
+        """
+        state = self._state
+        chosen, spec = self._request(state, k, filters, diversity, long_tail, new_items,
+                                     policies)
+        ids = _session_items(items)
+        attribute_ids = _session_attributes(attributes)
+        catalog = state.catalog
+        rows_of = {i: catalog.row_of(i) for i in ids}
+        ignored = tuple(i for i, r in rows_of.items() if r is None or catalog.deleted[r])
+        seen = np.unique(np.asarray([r for r in rows_of.values()
+                                     if r is not None and not catalog.deleted[r]], np.int64))
+        user = self._session_user(state, seen, attribute_ids)
+        fallback: str | None
+        if user.vector is None:
+            scores, fallback = catalog.popularity.astype(np.float32), "popularity"
+        elif not len(seen):
+            scores, fallback = state.scorer.dot_items(user.vector), "profile"
+        else:
+            scores, fallback = self._scores(state, "", user)
+        out = self._rank(state, seen if exclude_seen else None, scores, k, spec, chosen, None,
+                         fallback)
+        return Recommendations(out.items, None, fallback, ignored, out.model_version)
+
+    def _session_user(self, state: ServingState, seen: np.ndarray,
+                      attribute_ids: tuple[str, ...]) -> UserState:
+        """A transient user: the rule of :meth:`kgrec.sync.StateSync` for a new user."""
+        model = state.model
+        feats: np.ndarray | None = None
+        if attribute_ids and model.config.model.use_text:
+            feats = self._session_profile(attribute_ids)
+        elif not len(seen) and not any(a in model.graph.attribute_rows for a in attribute_ids):
+            return UserState(seen, attribute_ids)
+        layer0 = user_layer0(model, None, feats)
+        nbrs = user_neighbours(model, seen[seen < model.num_items].tolist(), attribute_ids)
+        vector = embed_users(model, layer0[None], [nbrs])[0]
+        return UserState(seen, attribute_ids, vector, layer0)
+
+    def _session_profile(self, attribute_ids: tuple[str, ...]) -> np.ndarray:
+        """Text features of a session's profile (kept in memory, never on disk)."""
+        cached = self._session_profiles.get(attribute_ids)
+        if cached is None:
+            from kg.records import attributes_by_kind
+            from llm_bridge import user_text
+
+            cached = self._encode([user_text(attributes_by_kind(attribute_ids))],
+                                  persist=False)[0]
+            with self._cache_lock:
+                if len(self._session_profiles) >= _SESSION_PROFILES:
+                    self._session_profiles.pop(next(iter(self._session_profiles)))
+                self._session_profiles[attribute_ids] = cached
+        return cached
+
+    def _request(self, state: ServingState, k: int, filters: Mapping[str, object] | None,
+                 diversity: float, long_tail: bool, new_items: int,
+                 policies: Sequence[Policy]) -> tuple[list[Policy], FilterSpec]:
+        """Validate the arguments shared by the ``recommend*`` methods."""
         _check_k(k)
         chosen: list[Policy] = list(policies)
         if new_items:
@@ -313,11 +489,15 @@ class Recommender:
         if diversity:
             chosen.append(MMR(diversity))
         spec = parse_filters(filters, list(state.catalog.values_by_kind))
-        user = self._user(state, user_id)
-        scores, fallback = self._scores(state, user_id, user)
+        _check_filter_values(state, spec)
+        return chosen, spec
+
+    def _rank(self, state: ServingState, seen: np.ndarray | None, scores: np.ndarray, k: int,
+              spec: FilterSpec, chosen: Sequence[Policy], user_id: str | None,
+              fallback: str | None) -> Recommendations:
         scores = scores.astype(np.float32, copy=True)
-        if exclude_seen:
-            scores[user.seen] = -np.inf
+        if seen is not None:
+            scores[seen] = -np.inf
         scores[state.catalog.unavailable] = -np.inf
         if spec:
             scores[~spec.mask(state.catalog)] = -np.inf
@@ -328,10 +508,12 @@ class Recommender:
     @staticmethod
     def _results(state: ServingState, rows: np.ndarray, scores: np.ndarray,
                  user_id: str | None = None, fallback: str | None = None) -> Recommendations:
-        ids = state.catalog.ids_of(rows)
-        return Recommendations(tuple(Recommendation(i, float(scores[r]))
-                                     for i, r in zip(ids, rows.tolist(), strict=True)),
-                               user_id=user_id, fallback=fallback)
+        catalog = state.catalog
+        return Recommendations(tuple(Recommendation(catalog.id_of(r), float(scores[r]),
+                                                    catalog.title(r))
+                                     for r in rows.tolist()),
+                               user_id=user_id, fallback=fallback,
+                               model_version=state.model.version)
 
     def recommend_many(self, user_ids: Iterable[str], k: int = 10, **kwargs: Any
                        ) -> dict[str, Recommendations]:
@@ -494,3 +676,77 @@ class Recommender:
             written, self._state = write_interactions(self.sync, self._state, recs)
         return InteractionSummary(written, len({r.user_id for r in recs}),
                                   time.perf_counter() - t0)
+
+    def hide_items(self, item_ids: Iterable[str]) -> list[str]:
+        """Hide items: never recommended (nor listed as similar) again, in this process at
+        once and in every other after its next refresh; they stay in the graph with
+        ``hidden = true`` (and keep their interactions) until :meth:`show_items`.
+
+        Returns:
+            The ids whose flag changed (an item already hidden is left as it is).
+
+        Raises:
+            NotFoundError: an id that is not an item (nothing is written).
+            RequestError: a malformed id. GraphError: Neo4j failed.
+
+        Example:
+            >>> rec.hide_items(["i12"])                              # doctest: +SKIP
+            ['i12']
+        """
+        return self._set_hidden(item_ids, True)
+
+    def show_items(self, item_ids: Iterable[str]) -> list[str]:
+        """Undo :meth:`hide_items`: the items are recommendable again.
+
+        Raises:
+            NotFoundError, RequestError, GraphError: as for :meth:`hide_items`.
+        """
+        return self._set_hidden(item_ids, False)
+
+    def _set_hidden(self, item_ids: Iterable[str], hidden: bool) -> list[str]:
+        from kg.admin import set_items_hidden
+        from kg.changes import read_items
+
+        ids = list(dict.fromkeys(item_ids)) if not isinstance(item_ids, str) else [item_ids]
+        for i in ids:
+            if not isinstance(i, str) or not check_id(i):
+                raise RequestError(f"item id {i!r} is not valid (1-200 characters, no control "
+                                   "characters or leading/trailing whitespace)")
+        if not ids:
+            return []
+        with self._lock:
+            changed = set_items_hidden(self.driver, ids, hidden, self.database)
+            stored = read_items(self.driver, ids, self.database)
+            self._state = self.sync.apply_items(self._state, list(stored.values()))
+        logger.info("%s %d items", "hid" if hidden else "showed", len(changed))
+        return changed
+
+    def delete_user(self, user_id: str) -> int:
+        """Erase a user (a data-subject request): the user node, its interactions and
+        profile edges leave Neo4j (and profile attribute nodes nothing else links to),
+        the serving state drops the user at once, every other process after its next
+        refresh (the node count drops), and every later training, which exports from
+        Neo4j, never sees it. A trained user's embedding stays in the checkpoints already
+        written, but is never served again; ``kgrec models prune`` after the next
+        training removes it from disk.
+
+        Returns:
+            How many interactions were erased.
+
+        Raises:
+            NotFoundError: no such user in Neo4j. GraphError: Neo4j failed.
+
+        Example:
+            >>> rec.delete_user("u7")                                # doctest: +SKIP
+            24
+        """
+        from kg.admin import delete_user
+
+        if not isinstance(user_id, str) or not check_id(user_id):
+            raise RequestError(f"user id {user_id!r} is not valid")
+        with self._lock:
+            erased = delete_user(self.driver, user_id, self.database)
+            self._state = self._state.without_user(user_id)
+            self._profiles = {k: v for k, v in self._profiles.items() if k[1] != user_id}
+        logger.info("erased a user with %d interactions", erased.interactions)
+        return erased.interactions

@@ -11,10 +11,12 @@ __all__ = ["IngestSummary", "InteractionSummary", "Recommendation", "Recommendat
 
 @dataclass(frozen=True)
 class Recommendation:
-    """One recommended item and its score (higher is better; scale depends on the path)."""
+    """One recommended item, its score (higher is better; scale depends on the path) and
+    its title (empty when the catalog has none)."""
 
     item_id: str
     score: float
+    title: str = ""
 
 
 @dataclass(frozen=True)
@@ -26,11 +28,16 @@ class Recommendations(Sequence[Recommendation]):
         user_id: whom they are for (``None`` for item/text similarity).
         fallback: ``None`` (the trained model ranked them), ``"profile"`` (a user
             without interactions, ranked from profile attributes) or ``"popularity"``.
+        ignored_items: item ids of a session (:meth:`kgrec.Recommender.recommend_for_session`)
+            that the catalog does not serve (unknown or deleted), left out of the fold-in.
+        model_version: the model version that ranked them (None where not recorded).
     """
 
     items: tuple[Recommendation, ...] = ()
     user_id: str | None = None
     fallback: str | None = None
+    ignored_items: tuple[str, ...] = ()
+    model_version: str | None = None
 
     @overload
     def __getitem__(self, i: int) -> Recommendation: ...
@@ -53,8 +60,13 @@ class Recommendations(Sequence[Recommendation]):
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"user_id": self.user_id, "fallback": self.fallback,
-                "items": [{"item_id": r.item_id, "score": r.score} for r in self.items]}
+        out: dict[str, Any] = {
+            "user_id": self.user_id, "fallback": self.fallback,
+            "items": [{"item_id": r.item_id, "score": r.score, "title": r.title}
+                      for r in self.items]}
+        if self.ignored_items:
+            out["ignored_items"] = list(self.ignored_items)
+        return out
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ sees the old catalog or the new one, never a mix.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -105,6 +105,20 @@ class ServingState:
             return UserState(np.zeros(0, np.int64), profile)
         return UserState(seen.astype(np.int64), profile, self.model.user_emb[row],
                          self.model.layers[0, row])
+
+    def without_user(self, user_id: str) -> ServingState:
+        """The state after ``user_id`` was erased: never served again (a trained user's
+        embedding stays in the checkpoint, unused), and the user's items lose its count
+        in the popularity."""
+        old = self.user(user_id)
+        if old is None:
+            return self
+        popularity = self.catalog.popularity.copy()
+        np.subtract.at(popularity, old.seen, 1.0)
+        return replace(self, users={k: v for k, v in self.users.items() if k != user_id},
+                       deleted_users=self.deleted_users | {user_id},
+                       catalog=self.catalog.with_popularity(popularity),
+                       version=self.version + 1)
 
     def known_user_ids(self) -> set[str]:
         """Every user this state knows (model users and users folded in, not erased)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kgrec.errors import KGRecError
+from kgrec.faults import crash_point
 from kgrec.recommender import Recommender
 from kgrec.results import IngestSummary
 
@@ -21,7 +24,7 @@ if TYPE_CHECKING:
     from kg.snapshot import GraphSnapshot
     from kgrec.settings import Settings
 
-__all__ = ["ingest_file", "train_from_graph", "watch_folder"]
+__all__ = ["ingest_file", "quarantine_file", "train_from_graph", "watch_folder"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +34,11 @@ def ingest_file(rec: Recommender, path: Path, *, rejects_path: Path | None = Non
     """Validate ``path`` (``.jsonl`` or ``.csv`` items, see :mod:`ingest.catalog`) and add
     its items with :meth:`Recommender.add_items`; bad records are skipped and logged.
 
+    Idempotent: a file ingested again (after a crash, say) changes nothing more.
+
     Raises:
-        IngestError: the file is missing or has a bad header.
+        IngestError: the file is missing, unreadable, holds no records or has a bad
+            header (a ``RecordError`` at line 1).
     """
     from ingest.catalog import iter_items
     from ingest.validation import RejectLog
@@ -50,47 +56,150 @@ def _load_state(path: Path) -> dict[str, float]:
     try:
         data = json.loads(path.read_text())
         return {str(k): float(v) for k, v in data.get("processed", {}).items()}
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError, TypeError):
         return {}
 
 
+def _save_state(path: Path, state: dict[str, float]) -> None:
+    """Write the watcher's state atomically (a temporary file, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"processed": state}, indent=1))
+    tmp.replace(path)
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    """``folder/name``, or ``folder/<stem>.<n><suffix>`` for the first ``n`` not taken."""
+    target = folder / name
+    n = 1
+    while target.exists():
+        n += 1
+        target = folder / f"{Path(name).stem}.{n}{Path(name).suffix}"
+    return target
+
+
+def quarantine_file(path: Path, quarantine_dir: Path, reason: str) -> Path:
+    """Move ``path`` into ``quarantine_dir`` beside ``<name>.reason.txt`` stating ``reason``.
+
+    The reason is written first, then the file moved (a rename): a crash in between
+    leaves the file where it was, to be quarantined again on the next poll.
+
+    Returns:
+        Where the file now is.
+    """
+    quarantine_dir.mkdir(parents=True, exist_ok=True)
+    target = _free_name(quarantine_dir, path.name)
+    note = target.with_name(target.name + ".reason.txt")
+    tmp = note.with_suffix(".tmp")
+    tmp.write_text(f"{path}\n{reason}\n", encoding="utf-8")
+    tmp.replace(note)
+    shutil.move(str(path), target)
+    return target
+
+
+def _why(error: Exception) -> str:
+    if isinstance(error, KGRecError):
+        return f"{type(error).__name__}: {error}"
+    return f"internal error {type(error).__name__}: {error} (a bug; the log has the traceback)"
+
+
+def _ingest_or_quarantine(rec: Recommender, path: Path, rejects: Path | None,
+                          quarantine_dir: Path) -> IngestSummary | Path:
+    """Ingest one file; a file that cannot be ingested is quarantined (its new path
+    returned). Errors of Neo4j or the encoder are not the file's fault: they propagate."""
+    from kgrec.errors import IngestError
+
+    try:
+        return ingest_file(rec, path, rejects_path=rejects)
+    except IngestError as e:
+        error: Exception = e
+    except KGRecError:
+        raise
+    except Exception as e:  # a reader bug must not stop the queue behind this file
+        logger.exception("ingesting %s failed", path)
+        error = e
+    moved = quarantine_file(path, quarantine_dir, _why(error))
+    logger.warning("quarantined %s as %s: %s", path, moved, _why(error))
+    return moved
+
+
 def watch_folder(rec: Recommender, folder: Path, state_path: Path, *, interval: float = 5.0,
-                 rejects_dir: Path | None = None,
+                 rejects_dir: Path | None = None, quarantine_dir: Path | None = None,
                  on_file: Callable[[Path, IngestSummary], None] | None = None,
+                 on_quarantine: Callable[[Path, Path], None] | None = None,
                  max_rounds: int | None = None) -> int:
     """Poll ``folder`` for ``*.jsonl`` files and ingest each new (or modified) one once.
 
-    Processed files and their mtimes are kept in ``state_path`` (JSON), so a restart
-    does not ingest them again. Runs until interrupted (or ``max_rounds`` polls).
+    Processed files and their mtimes are kept in ``state_path`` (JSON, written
+    atomically after each file), so a restart does not ingest them again; a file whose
+    state was not saved (a crash right after its items were written) is ingested again,
+    which changes nothing (``add_items`` is idempotent). A file that cannot be ingested
+    (not UTF-8 at its start, no records, a bad header, a reader bug) is moved into
+    ``quarantine_dir`` with a ``<name>.reason.txt`` beside it, and the watcher goes on
+    with the next file. Write a file under another name and rename it into ``folder``,
+    so the watcher never reads one half written. Runs until interrupted (or
+    ``max_rounds`` polls).
+
+    Args:
+        rec: the recommender that adds the items.
+        folder: the folder to watch (not recursive).
+        state_path: the state file.
+        interval: seconds between polls.
+        rejects_dir: where each file's rejected records go (``<stem>.rejects.jsonl``).
+        quarantine_dir: where bad files go; default ``folder/quarantine``.
+        on_file: called with each ingested file and its summary.
+        on_quarantine: called with each quarantined file and where it went.
+        max_rounds: stop after this many polls.
 
     Returns:
-        Number of files processed.
+        Number of files ingested (quarantined files not counted).
+
+    Raises:
+        GraphError, EncoderError: Neo4j or the encoder failed (the state of the files
+            done so far is saved; a restart goes on from there).
     """
+    quarantine_dir = quarantine_dir or folder / "quarantine"
     state = _load_state(state_path)
     done = 0
     rounds = 0
     while max_rounds is None or rounds < max_rounds:
         rounds += 1
-        for path in sorted(folder.glob("*.jsonl")):
-            key = str(path.resolve())
-            mtime = path.stat().st_mtime
-            if state.get(key) == mtime:
-                continue
+        for path, mtime in _pending(folder, state):
             rejects = rejects_dir / f"{path.stem}.rejects.jsonl" if rejects_dir else None
-            summary = ingest_file(rec, path, rejects_path=rejects)
-            state[key] = mtime
-            state_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = state_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps({"processed": state}, indent=1))
-            tmp.replace(state_path)
+            key = str(path.resolve())
+            result = _ingest_or_quarantine(rec, path, rejects, quarantine_dir)
+            if isinstance(result, Path):
+                crash_point("watch.after_quarantine")
+                state.pop(key, None)  # gone from the folder; a fixed copy is new
+            else:
+                crash_point("watch.after_file")
+                state[key] = mtime
+            _save_state(state_path, state)
+            if isinstance(result, Path):
+                if on_quarantine is not None:
+                    on_quarantine(path, result)
+                continue
             done += 1
-            logger.info("ingested %s: %s", path, summary)
+            logger.info("ingested %s: %s", path, result)
             if on_file is not None:
-                on_file(path, summary)
+                on_file(path, result)
         if max_rounds is not None and rounds >= max_rounds:
             break
         time.sleep(interval)
     return done
+
+
+def _pending(folder: Path, state: dict[str, float]) -> list[tuple[Path, float]]:
+    """The ``*.jsonl`` files of ``folder`` not yet done at their current mtime."""
+    out = []
+    for path in sorted(folder.glob("*.jsonl")):
+        try:
+            mtime = path.stat().st_mtime
+        except FileNotFoundError:  # removed since the listing
+            continue
+        if state.get(str(path.resolve())) != mtime:
+            out.append((path, mtime))
+    return out
 
 
 def train_from_graph(settings: Settings, driver: neo4j.Driver, *,

@@ -1,5 +1,15 @@
 """``FeatureStore``: a persistent, content-addressed cache of text features.
 
+What is cached where:
+
+- **Passages** (``kind="passage"``: item texts, attribute texts, user-profile texts, i.e.
+  catalog data, bounded by the catalog) are written to disk and shared by every process.
+- **Queries** (``kind="query"``: ad-hoc texts such as ``similar_to_text``) are never
+  written to disk: each process keeps the last ``query_cache_size`` (default 1024) in
+  memory (LRU). A query text that is also a cached passage is still read from disk.
+- ``encode(..., persist=True/False)`` overrides the rule per call; :meth:`FeatureStore.put`
+  always writes. Files are private (folders 0700, files 0600).
+
 Key of a text = ``sha256(encoder.fingerprint, kind, normalised text)``. The fingerprint
 covers the model files, ``max_length``, prefixes, pooling and compute dtype, so changing
 any of them misses the cache; changing one description misses for that text only.
@@ -48,7 +58,8 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +67,7 @@ from typing import Any
 import numpy as np
 
 from kgrec.errors import EncoderError
+from kgrec.settings import private_dir
 from llm_bridge.encoder import TextEncoder, TextKind
 
 __all__ = ["CacheStats", "FeatureStore"]
@@ -65,6 +77,7 @@ logger = logging.getLogger(__name__)
 _FORMAT = 1
 _KEY_BYTES = 32
 _ORPHAN_AGE_S = 3600.0
+_QUERY_CACHE_SIZE = 1024
 
 
 @dataclass(frozen=True)
@@ -98,7 +111,7 @@ class _Shard:
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
     try:
-        with open(tmp, "wb") as f:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -137,6 +150,8 @@ class FeatureStore:
     Args:
         root: cache root (``Settings.features_dir``); one sub-folder per encoder fingerprint.
         encoder: the encoder whose vectors are cached. Its model is loaded only on a miss.
+        query_cache_size: vectors encoded without persisting (queries, by default) kept
+            in memory, least recently used dropped first; 0 keeps none.
 
     Raises:
         EncoderError: the cache folder cannot be created or written.
@@ -147,12 +162,15 @@ class FeatureStore:
         x, stats = store.encode(texts)   # x: float32 [len(texts), D]
     """
 
-    def __init__(self, root: Path, encoder: TextEncoder) -> None:
+    def __init__(self, root: Path, encoder: TextEncoder, *,
+                 query_cache_size: int = _QUERY_CACHE_SIZE) -> None:
         self.root = Path(root)
         self.encoder = encoder
         self.path = self.root / encoder.fingerprint[:32]
+        self.query_cache_size = query_cache_size
+        self._recent: OrderedDict[bytes, np.ndarray] = OrderedDict()
         try:
-            self.path.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path)
             info = self.path / "encoder.json"
             if not info.exists():
                 _atomic_write(info, json.dumps({
@@ -287,6 +305,7 @@ class FeatureStore:
         kind: TextKind = "passage",
         batch_size: int | None = None,
         show_progress: bool | None = None,
+        persist: bool | None = None,
     ) -> tuple[np.ndarray, CacheStats]:
         """Encode ``texts``, reading cached vectors and encoding (then storing) the rest.
 
@@ -295,6 +314,8 @@ class FeatureStore:
             kind: ``"passage"`` or ``"query"`` (prefixes differ, so keys differ).
             batch_size: forwarded to the encoder for the misses.
             show_progress: progress bar over the misses; ``None`` = on at INFO level.
+            persist: write the misses to disk; ``None`` = passages yes, queries no (those
+                go to the in-memory LRU instead, so ad-hoc texts never grow the cache).
 
         Returns:
             ``(x, stats)``: ``x`` is ``float32 [len(texts), D]`` in input order, equal to
@@ -306,6 +327,7 @@ class FeatureStore:
         t0 = time.perf_counter()
         if kind not in ("passage", "query"):
             raise EncoderError(f"kind must be 'passage' or 'query', got {kind!r}")
+        keep = kind == "passage" if persist is None else persist
         clean = self.encoder.prepare(texts)
         keys = self.keys(clean, kind)
         n = len(keys)
@@ -316,29 +338,58 @@ class FeatureStore:
             miss = np.flatnonzero(rows < 0)
             hit = np.flatnonzero(rows >= 0)
             dim = self._shards[0].vectors.shape[1] if self._shards else None
+        recent = {} if keep else self._recall(keys[p] for p in miss.tolist())
         new_pos: dict[bytes, int] = {}
         for p in miss.tolist():
-            new_pos.setdefault(keys[p], p)
+            if keys[p] not in recent:
+                new_pos.setdefault(keys[p], p)
         if new_pos:
-            first = list(new_pos.values())
-            vecs = self.encoder.encode_prepared([clean[p] for p in first], kind=kind,
+            vecs = self.encoder.encode_prepared([clean[p] for p in new_pos.values()], kind=kind,
                                                 batch_size=batch_size, show_progress=show_progress)
             dim = vecs.shape[1]
         elif dim is None:
-            dim = self.encoder.dim
+            dim = next(iter(recent.values())).shape[0] if recent else self.encoder.dim
         out = np.empty((n, dim), dtype=np.float32)
         with self._lock:
             self._gather(rows, out, hit)
+        fresh = [p for p in miss.tolist() if keys[p] in new_pos]
+        for p in miss.tolist() if recent else ():
+            if keys[p] in recent:
+                out[p] = recent[keys[p]]
         if new_pos:
             slot = {k: i for i, k in enumerate(new_pos)}
-            out[miss] = vecs[[slot[keys[p]] for p in miss.tolist()]]
-            self._write_shard(list(new_pos), vecs)
+            out[fresh] = vecs[[slot[keys[p]] for p in fresh]]
+            if keep:
+                self._write_shard(list(new_pos), vecs)
+            else:
+                self._remember(list(new_pos), vecs)
         seconds = time.perf_counter() - t0
-        stats = CacheStats(n=n, hits=int(hit.size), misses=int(miss.size), encoded=len(new_pos),
+        hits = n - len(fresh)  # from disk or, for queries, from memory
+        stats = CacheStats(n=n, hits=hits, misses=n - hits, encoded=len(new_pos),
                            seconds=seconds, sentences_per_s=n / seconds if seconds > 0 else 0.0)
         logger.debug("feature cache %s: %d texts, %d hits, %d encoded in %.2fs", self.path, n,
                      stats.hits, stats.encoded, seconds)
         return out, stats
+
+    def _recall(self, keys: Iterable[bytes]) -> dict[bytes, np.ndarray]:
+        """Query vectors of ``keys`` held in memory (each one becomes most recent)."""
+        found: dict[bytes, np.ndarray] = {}
+        with self._lock:
+            for k in keys:
+                v = self._recent.get(k)
+                if v is not None:
+                    self._recent.move_to_end(k)
+                    found[k] = v
+        return found
+
+    def _remember(self, keys: list[bytes], vectors: np.ndarray) -> None:
+        """Keep ``vectors`` in memory only, dropping the least recently used past the bound."""
+        with self._lock:
+            for k, v in zip(keys, vectors, strict=True):
+                self._recent[k] = np.array(v, dtype=np.float32)
+                self._recent.move_to_end(k)
+            while len(self._recent) > self.query_cache_size:
+                self._recent.popitem(last=False)
 
     def put(self, texts: Sequence[str | bytes], vectors: np.ndarray, *,
             kind: TextKind = "passage") -> int:

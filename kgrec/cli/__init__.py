@@ -53,10 +53,12 @@ def _register() -> None:
         commands_db,  # noqa: F401
         commands_encode,  # noqa: F401
         commands_evaluate,  # noqa: F401
+        commands_http,  # noqa: F401
         commands_load,  # noqa: F401
         commands_models,  # noqa: F401
         commands_serve,  # noqa: F401
         commands_train,  # noqa: F401
+        commands_users,  # noqa: F401
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, LiteralString
 
@@ -110,16 +111,21 @@ def db_init() -> None:
 
 
 def graph_stats(driver: neo4j.Driver, database: str) -> dict[str, dict[str, int]]:
-    """Counts per node label and per relationship type."""
+    """Counts per node label and per relationship type.
+
+    Raises:
+        GraphError: the query failed, or Neo4j is unreachable.
+    """
     from neo4j.exceptions import DriverError, Neo4jError
 
     from kg import queries as q
+    from kg.connection import graph_error
 
     try:
         nodes = driver.execute_query(q.COUNT_NODES, database_=database).records
         rels = driver.execute_query(q.COUNT_RELATIONSHIPS, database_=database).records
     except (Neo4jError, DriverError) as e:
-        raise GraphError(f"counting nodes and relationships failed: {e}") from e
+        raise graph_error("counting nodes and relationships", e, driver) from e
     return {"nodes": {r["label"]: r["count"] for r in nodes},
             "relationships": {r["type"]: r["count"] for r in rels}}
 
@@ -176,11 +182,28 @@ def _plain(value: Any) -> Any:
     return iso() if callable(iso) else str(value)
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float replaced by ``None`` (strict JSON)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def run_cypher(driver: neo4j.Driver, query: str, params: dict[str, Any], *, write: bool,
                database: str) -> tuple[list[str], list[dict[str, Any]]]:
-    """Run a user query in a read (or write) transaction; return column names and rows."""
+    """Run a user query in a read (or write) transaction; return column names and rows.
+
+    Raises:
+        GraphError: the query failed, or Neo4j is unreachable.
+    """
     import neo4j as _neo4j
     from neo4j.exceptions import DriverError, Neo4jError
+
+    from kg.connection import graph_error
 
     # the text comes from the user on purpose (mypy treats LiteralString as str); values
     # still go in as parameters
@@ -199,7 +222,7 @@ def run_cypher(driver: neo4j.Driver, query: str, params: dict[str, Any], *, writ
             not write and "write" in (e.message or "").lower()) else ""
         raise GraphError(f"query failed: {e.message}{hint}") from e
     except DriverError as e:
-        raise GraphError(f"query failed: {e}") from e
+        raise graph_error("query", e, driver) from e
 
 
 @app.command("cypher")
@@ -208,17 +231,23 @@ def cypher_cmd(
     param: Annotated[list[str] | None, typer.Option(
         "-p", "--param", help="name=value (JSON when it parses, else a string); repeatable.")
     ] = None,
-    as_json: _Json = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the rows as strict JSON: NaN and infinite numbers print as null.")
+    ] = False,
     write: Annotated[bool, typer.Option("--write", help="Run in a write transaction.")] = False,
 ) -> None:
-    """Run a Cypher query (read-only unless --write) and print the rows."""
+    """Run a Cypher query (read-only unless --write) and print the rows.
+
+    With --json the output is strict JSON (RFC 8259): a NaN or infinite float, which
+    JSON cannot spell, prints as null.
+    """
     params = _parse_params(param or [])
     settings = Settings.from_env()
     with _connect(settings) as driver:
         keys, rows = run_cypher(driver, query, params, write=write,
                                 database=settings.neo4j.database)
     if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False))
+        typer.echo(json.dumps(_finite(rows), ensure_ascii=False, allow_nan=False))
         return
     from rich.console import Console
     from rich.table import Table

@@ -51,14 +51,19 @@ def _writer_run(batch_size: int | None, job: Callable[[GraphWriter], LoadSummary
 def load_catalog_cmd(
     directory: Annotated[Path, typer.Argument(help="Catalog folder (items.jsonl|csv, ...).")],
     on_error: Annotated[_OnErrorChoice, typer.Option(
-        "--on-error", help="fail: stop at the first bad record; skip: load the rest and write "
-                           "rejects.")] = _OnErrorChoice.fail,
+        "--on-error", help="fail: stop at the first bad record, writing nothing (every file "
+                           "is validated before the first write); skip: load the rest and "
+                           "write rejects.")] = _OnErrorChoice.fail,
     rejects: Annotated[Path | None, typer.Option(
         "--rejects", help="Reject file (JSONL) for --on-error skip [default: rejects.jsonl]."
     )] = None,
     batch_size: _BatchSize = None,
 ) -> None:
-    """Load a catalog folder in the generic format (see README: catalog format)."""
+    """Load a catalog folder in the generic format (see README: catalog format).
+
+    All files are read and validated before the first write, so a bad header, record or
+    empty file fails the load with nothing written.
+    """
     from ingest.loader import load_catalog
     from ingest.validation import OnError
 

@@ -110,13 +110,18 @@ def ingest(
     interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 5.0,
     rejects: Annotated[Path | None, typer.Option(help="Reject file (JSONL); with --watch, "
                                                       "a folder.")] = None,
+    quarantine: Annotated[Path | None, typer.Option(
+        help="With --watch: where files that cannot be ingested go, each with a "
+             "<name>.reason.txt (default: WATCH/quarantine).")] = None,
+    once: Annotated[bool, typer.Option(
+        "--once", help="With --watch: ingest what is there, then stop.")] = False,
     batch_size: Annotated[int, typer.Option(help="Items per batch.")] = 1_000,
     as_json: JsonOpt = False,
 ) -> None:
     """Add catalog items and make them recommendable at once (idempotent)."""
     from dataclasses import asdict
 
-    from kgrec.workflows import ingest_file, watch_folder
+    from kgrec.workflows import ingest_file
 
     if path is None and watch is None:
         raise RequestError("give a file to ingest, or --watch DIR")
@@ -129,15 +134,26 @@ def ingest(
             else:
                 print_ingest_summary(summary, f"Ingested {path}")
         if watch is not None:
-            state = settings.home / "ingest_state" / "watch.json"
-            if path is None:  # else the file above already paid the first-call costs
-                typer.echo(f"warmed up in {rec.warm_up():.1f}s")
-            typer.echo(f"watching {watch} every {interval:g}s (state {state}); Ctrl-C stops")
-            try:
-                watch_folder(rec, watch, state, interval=interval, rejects_dir=rejects,
-                             on_file=lambda p, s: print_ingest_summary(s, f"Ingested {p}"))
-            except KeyboardInterrupt:
-                typer.echo("stopped")
+            _watch(rec, watch, settings.home / "ingest_state" / "watch.json", interval,
+                   rejects, quarantine, once, warm=path is None)
+
+
+def _watch(rec: Recommender, folder: Path, state: Path, interval: float, rejects: Path | None,
+           quarantine: Path | None, once: bool, warm: bool) -> None:
+    from kgrec.workflows import watch_folder
+
+    if warm:  # else the file above already paid the first-call costs
+        typer.echo(f"warmed up in {rec.warm_up():.1f}s")
+    if not once:
+        typer.echo(f"watching {folder} every {interval:g}s (state {state}); Ctrl-C stops")
+    try:
+        watch_folder(rec, folder, state, interval=interval, rejects_dir=rejects,
+                     quarantine_dir=quarantine, max_rounds=1 if once else None,
+                     on_file=lambda p, s: print_ingest_summary(s, f"Ingested {p}"),
+                     on_quarantine=lambda p, q: typer.echo(
+                         f"Quarantined {p} (see {q.name}.reason.txt in {q.parent})"))
+    except KeyboardInterrupt:
+        typer.echo("stopped")
 
 
 @app.command("demo")

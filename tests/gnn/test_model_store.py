@@ -81,7 +81,7 @@ def test_cli_models_list_use_prune(tiny: TrainedModel, tmp_path: Path,
     for name in ("kgrec-1", "kgrec-2"):
         _save(store, tiny, name)
     runner = CliRunner()
-    res = runner.invoke(app, ["models", "use", "kgrec-1"])
+    res = runner.invoke(app, ["models", "use", "kgrec-1", "--no-write"])
     assert res.exit_code == 0 and store.latest() == "kgrec-1"
     listed = json.loads(runner.invoke(app, ["models", "list", "--json"]).stdout)
     assert [(v["version"], v["latest"]) for v in listed] == [("kgrec-1", True),
@@ -89,5 +89,5 @@ def test_cli_models_list_use_prune(tiny: TrainedModel, tmp_path: Path,
     assert "* kgrec-1" in runner.invoke(app, ["models", "list"]).stdout
     res = runner.invoke(app, ["models", "prune", "--keep", "1"])
     assert res.exit_code == 0 and "deleted 0" in res.stdout  # kgrec-1 is served, kgrec-2 newest
-    res = runner.invoke(app, ["models", "use", "kgrec-9"])
+    res = runner.invoke(app, ["models", "use", "kgrec-9", "--no-write"])
     assert res.exit_code != 0

@@ -12,7 +12,6 @@ import pytest
 from ingest.catalog import iter_items
 from ingest.loader import load_catalog, load_movielens, load_rdf, load_synthetic
 from ingest.rdf_reader import read_rdf_items
-from kgrec.errors import RecordError
 from kgrec.settings import Settings
 from tests.conftest import ML100K, needs_movielens
 
@@ -54,17 +53,6 @@ def test_catalog_load_writes_merged_interactions(clean_db: neo4j.Driver,
     assert (w, ts) == (pytest.approx(2.0), 1704164645)  # weights summed, latest ts
     title = _one(clean_db, settings, "MATCH (n:Item {id: '2'}) RETURN n.title")
     assert title == "Movie 2 (1994)"
-
-
-def test_fail_mode_writes_nothing_of_the_bad_batch(clean_db: neo4j.Driver, settings: Settings,
-                                                   tmp_path: Path) -> None:
-    lines = [json.dumps({"id": str(k), "title": f"Item {k}"}) for k in range(1, 26)]
-    lines[14] = json.dumps({"id": "15", "title": 15})  # line 15, in the second batch of 10
-    (tmp_path / "items.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with pytest.raises(RecordError, match=r"items\.jsonl line 15: field 'title'"):
-        load_catalog(_writer(clean_db, settings, batch_size=10), tmp_path)
-    ids = _one(clean_db, settings, "MATCH (n:Item) RETURN collect(n.id)")
-    assert sorted(ids, key=int) == [str(k) for k in range(1, 11)]  # only the first batch
 
 
 def test_skip_mode_loads_the_rest_and_writes_rejects(clean_db: neo4j.Driver, settings: Settings,

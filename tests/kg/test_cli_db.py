@@ -88,3 +88,15 @@ def test_cli_without_server_says_start(tmp_path: Path) -> None:
     res = _run_main(env, "stats")
     assert res.returncode == 1 and "kgrec db start" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def _reject_constant(name: str) -> None:
+    raise AssertionError(f"not JSON: {name}")
+
+
+def test_cypher_json_is_strict_json(clean_db: neo4j.Driver, cli_env: dict[str, str]) -> None:
+    out = _invoke("cypher", "RETURN 1e308*10 AS x, -1e308*10 AS y, 0.0/0.0 AS z, "
+                  "[1.5, 1e308*10] AS l, {a: 1e308*10} AS m", "--json")
+    rows = json.loads(out, parse_constant=_reject_constant)
+    assert rows == [{"x": None, "y": None, "z": None, "l": [1.5, None], "m": {"a": None}}]
+    assert "null" in _invoke("cypher", "--help")

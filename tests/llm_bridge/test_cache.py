@@ -92,3 +92,51 @@ def test_put_compact_and_concurrent_stores(tmp_path: Path, encoder: TextEncoder)
     np.testing.assert_array_equal(x, y)
     with pytest.raises(EncoderError, match="NaN"):
         a.put(["nan"], np.full((1, encoder.dim), np.nan, dtype=np.float32))
+
+
+def _files(store: FeatureStore) -> set[str]:
+    return {p.name for p in store.path.iterdir()}
+
+
+def test_query_texts_stay_in_a_bounded_memory_cache_never_on_disk(
+        tmp_path: Path, encoder: TextEncoder) -> None:
+    store = FeatureStore(tmp_path, encoder, query_cache_size=2)
+    before = _files(store)
+    queries = [f"a gritty thriller number {i} on a night train" for i in range(3)]
+    for q in queries:
+        x, stats = store.encode([q], kind="query", show_progress=False)
+        assert (stats.hits, stats.encoded) == (0, 1)
+        np.testing.assert_allclose(x, encoder.encode([q], kind="query", show_progress=False),
+                                   atol=1e-6)
+    assert _files(store) == before  # nothing persisted: ad-hoc texts do not grow the cache
+    assert store.encode(queries[2:], kind="query", show_progress=False)[1].hits == 1
+    assert store.encode(queries[:1], kind="query", show_progress=False)[1].encoded == 1  # evicted
+    assert FeatureStore(tmp_path, encoder).encode(queries[2:], kind="query",
+                                                  show_progress=False)[1].hits == 0
+    # passages (catalog texts) are persisted, and either rule can be overridden per call
+    store.encode(CATALOG[:2], show_progress=False)
+    assert len(_shards(store)) == 1
+    store.encode(["kept on disk"], kind="query", persist=True, show_progress=False)
+    store.encode(["kept in memory"], persist=False, show_progress=False)
+    assert len(_shards(store)) == 2
+    assert FeatureStore(tmp_path, encoder).encode(["kept on disk"], kind="query",
+                                                  show_progress=False)[1].hits == 1
+
+
+def test_a_query_equal_to_a_cached_passage_key_is_read_from_disk(
+        tmp_path: Path, encoder: TextEncoder) -> None:
+    store = FeatureStore(tmp_path, encoder)
+    x, _ = store.encode(["space opera"], kind="query", persist=True, show_progress=False)
+    y, stats = FeatureStore(tmp_path, encoder).encode(["space opera", "other"], kind="query",
+                                                      show_progress=False)
+    assert (stats.hits, stats.encoded) == (1, 1)
+    np.testing.assert_array_equal(x[0], y[0])
+
+
+def test_cache_folders_and_files_are_private(tmp_path: Path, encoder: TextEncoder) -> None:
+    root = tmp_path / "home" / "features"
+    store = FeatureStore(root, encoder)
+    store.encode(CATALOG[:2], show_progress=False)
+    for path in [root.parent, root, store.path, *store.path.iterdir()]:
+        mode = path.stat().st_mode & 0o777
+        assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))

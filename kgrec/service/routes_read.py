@@ -1,0 +1,116 @@
+"""Read routes (scope ``read``): recommendations, anonymous sessions, similar items, text
+search, explanations. Thin: validate, call the :class:`kgrec.Recommender`, shape JSON.
+
+They need only the model and the serving state, so they keep answering while Neo4j is
+down; explanations confirm their paths in Neo4j and answer 503 then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from kgrec.errors import RequestError
+from kgrec.filters import EXCLUDE_ITEMS
+from kgrec.recommender import Recommender
+from kgrec.results import Recommendations
+from kgrec.service.auth import require
+from kgrec.service.schemas import (
+    ExplanationOut,
+    RecommendationsOut,
+    RecommendQuery,
+    SearchIn,
+    SessionIn,
+    SimilarQuery,
+)
+
+__all__ = ["parse_filter_params", "recommender", "router", "to_json"]
+
+
+def recommender(request: Request) -> Recommender:
+    """The app's recommender (a FastAPI dependency)."""
+    rec: Recommender = request.app.state.rec
+    return rec
+
+
+Rec = Annotated[Recommender, Depends(recommender)]
+router = APIRouter(prefix="/v1", tags=["read"], dependencies=[Depends(require("read"))])
+
+
+def parse_filter_params(filters: Sequence[str], exclude: Sequence[str]
+                        ) -> dict[str, list[str]] | None:
+    """``["genre:Comedy", "-genre:Horror"]`` and excluded ids -> the facade's filters.
+
+    Raises:
+        RequestError: a filter without ``kind:value``.
+    """
+    out: dict[str, list[str]] = {}
+    for f in filters:
+        kind, sep, value = f.partition(":")
+        if not sep or not kind or not value:
+            raise RequestError(f"filter {f!r}: expected kind:value (keep items with the value) "
+                               "or -kind:value (drop them)")
+        out.setdefault(kind, []).append(value)
+    if exclude:
+        out[EXCLUDE_ITEMS] = list(exclude)
+    return out or None
+
+
+def to_json(recs: Recommendations, item_id: str | None = None) -> dict[str, Any]:
+    """A :class:`RecommendationsOut` body."""
+    return {"user_id": recs.user_id, "item_id": item_id, "fallback": recs.fallback,
+            "model_version": recs.model_version,
+            "items": [{"item_id": r.item_id, "score": r.score, "title": r.title}
+                      for r in recs.items],
+            "ignored_items": list(recs.ignored_items)}
+
+
+def _ranking(q: RecommendQuery | SessionIn) -> dict[str, Any]:
+    return {"exclude_seen": not q.include_seen,
+            "filters": parse_filter_params(q.filter, q.exclude), "diversity": q.diversity,
+            "long_tail": q.long_tail, "new_items": q.new_items}
+
+
+@router.get("/users/{user_id:path}/recommendations", response_model=RecommendationsOut,
+            summary="Top-k recommendations for a user")
+def recommendations(user_id: str, q: Annotated[RecommendQuery, Query()], rec: Rec
+                    ) -> dict[str, Any]:
+    """The user's top-k items, ranked by the model (users without interactions: from
+    their profile, else by popularity, as ``fallback`` says)."""
+    return to_json(rec.recommend(user_id, q.k, **_ranking(q)))
+
+
+@router.post("/recommendations", response_model=RecommendationsOut,
+             summary="Recommendations for an anonymous visitor")
+def session_recommendations(body: SessionIn, rec: Rec) -> dict[str, Any]:
+    """A visitor without an id: the items seen in this session (and optional profile
+    attributes) fold in a transient user by the model's inductive rule; nothing is
+    written."""
+    return to_json(rec.recommend_for_session(body.items, body.attributes, body.k,
+                                             **_ranking(body)))
+
+
+@router.get("/items/{item_id:path}/similar", response_model=RecommendationsOut,
+            summary="Items similar to an item")
+def similar(item_id: str, q: Annotated[SimilarQuery, Query()], rec: Rec) -> dict[str, Any]:
+    """Items closest to the item by the model's embeddings (hidden items never appear)."""
+    return to_json(rec.similar_items(item_id, q.k), item_id)
+
+
+@router.post("/search", response_model=RecommendationsOut,
+             summary="Items matching a free-text query")
+def search(body: SearchIn, rec: Rec) -> dict[str, Any]:
+    """The text is encoded as a query and embedded as an item with no neighbours."""
+    return to_json(rec.similar_to_text(body.text, body.k))
+
+
+@router.get("/users/{user_id:path}/explanations/{item_id:path}",
+            response_model=ExplanationOut, summary="Why an item is recommended to a user")
+def explanation(user_id: str, item_id: str, rec: Rec,
+                max_paths: Annotated[int, Query(ge=1, le=20)] = 3) -> dict[str, Any]:
+    """The user's items and profile attributes the score comes from, each with the graph
+    path that links it to the item, its share of the score and the Cypher that shows it
+    (paths are confirmed in Neo4j: 503 while Neo4j is down)."""
+    return rec.explain(user_id, item_id, max_paths).to_dict()

@@ -95,6 +95,7 @@ __all__ = [
     "iter_interactions",
     "iter_items",
     "iter_users",
+    "parse_timestamp",
     "read_catalog",
 ]
 
@@ -211,8 +212,19 @@ def _parse_weight(cell: str, path: str, line: int) -> float:
     return check_weight(w, path, line)
 
 
-def _parse_timestamp(cell: str, path: str, line: int) -> int:
-    """Unix seconds or ISO-8601, one rule for both: from 1970 to 9999 (0 = unknown)."""
+def parse_timestamp(cell: str | float, path: str, line: int, field: str = "timestamp") -> int:
+    """Unix seconds (a number or its text) or ISO-8601, one rule for both: from 1970 to
+    9999 (empty or 0 = unknown). Used by the catalog reader, ``add_interactions`` and the
+    HTTP events route alike.
+
+    Raises:
+        RecordError: naming ``path``, ``line`` and ``field``.
+    """
+    if isinstance(cell, bool):
+        raise record_error(path, line, field, f"must be Unix seconds or an ISO-8601 "
+                           f"date-time, got {shown(cell)}")
+    if isinstance(cell, int | float):
+        return check_timestamp(cell, path, line, field)
     text = cell.strip()
     if not text:
         return 0
@@ -221,9 +233,9 @@ def _parse_timestamp(cell: str, path: str, line: int) -> int:
     except ValueError:
         value = _iso_seconds(text)
     if value is None:
-        raise record_error(path, line, "timestamp", f"must be Unix seconds or an ISO-8601 "
+        raise record_error(path, line, field, f"must be Unix seconds or an ISO-8601 "
                            f"date-time ({TIMESTAMP_RULE}), got {shown(text)}")
-    return check_timestamp(value, path, line)
+    return check_timestamp(value, path, line, field)
 
 
 def _iso_seconds(text: str) -> float | None:
@@ -254,7 +266,7 @@ def _scan_interactions(path: Path, known_items: Container[str] | None
                 raise record_error(p, n, "item_id", f"names an unknown item {item_id!r} "
                                    f"(every item_id must be an item of the same load)")
             weight = _parse_weight(cells.get("weight", ""), p, n)
-            ts = _parse_timestamp(cells.get("timestamp", ""), p, n)
+            ts = parse_timestamp(cells.get("timestamp", ""), p, n)
         except RecordError as e:
             yield Rejected(e, raw)
             continue

@@ -17,12 +17,13 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from ingest.validation import (
-    MAX_TIMESTAMP,
     MAX_WEIGHT,
     WEIGHT_RULE,
     OnError,
     RejectLog,
     check_on_error,
+    check_timestamp,
+    check_weight,
     record_error,
 )
 from kg.records import InteractionRecord, SourceRef
@@ -52,12 +53,13 @@ class _Columns:
 
 
 def _row_error(r: InteractionRecord) -> RecordError | None:
+    """The row's error by the one weight and timestamp rule, or None."""
     ref = r.source or SourceRef(f"interaction ({r.user_id!r}, {r.item_id!r})")
-    if not 0 < r.weight <= MAX_WEIGHT:  # NaN fails the comparison too
-        return record_error(ref.path, ref.line, "weight", f"{WEIGHT_RULE}, got {r.weight!r}")
-    if not 0 <= r.ts <= MAX_TIMESTAMP:
-        return record_error(ref.path, ref.line, "timestamp", f"must be Unix seconds from 0 to "
-                            f"{MAX_TIMESTAMP} (1970 to 9999; 0 = unknown), got {r.ts!r}")
+    try:
+        check_weight(r.weight, ref.path, ref.line)
+        check_timestamp(r.ts, ref.path, ref.line)
+    except RecordError as e:
+        return e
     return None
 
 

@@ -16,7 +16,8 @@ import neo4j
 from neo4j.exceptions import DriverError, Neo4jError
 
 from kg import queries_admin as qa
-from kgrec.errors import GraphError, NotFoundError
+from kg.connection import graph_error
+from kgrec.errors import NotFoundError
 
 __all__ = ["ErasedUser", "delete_user", "set_items_hidden"]
 
@@ -56,8 +57,8 @@ def set_items_hidden(driver: neo4j.Driver, ids: Sequence[str], hidden: bool,
         with driver.session(database=database) as session:
             missing, changed = session.execute_write(work)
     except (Neo4jError, DriverError) as e:
-        raise GraphError(f"{'hiding' if hidden else 'showing'} {len(wanted)} items failed: "
-                         f"{e}") from e
+        raise graph_error(f"{'hiding' if hidden else 'showing'} {len(wanted)} items", e,
+                          driver) from e
     if missing:
         raise NotFoundError(f"unknown item{'s' if len(missing) > 1 else ''} {_quoted(missing)}")
     return changed
@@ -95,7 +96,7 @@ def delete_user(driver: neo4j.Driver, user_id: str, database: str = "neo4j") -> 
         with driver.session(database=database) as session:
             erased = session.execute_write(work)
     except (Neo4jError, DriverError) as e:
-        raise GraphError(f"erasing user {user_id!r} failed: {e}") from e
+        raise graph_error(f"erasing user {user_id!r}", e, driver) from e
     if erased is None:
         raise NotFoundError(f"unknown user {user_id!r}")
     return erased

@@ -20,7 +20,7 @@ from neo4j.exceptions import DriverError, Neo4jError
 
 from kg import queries as q
 from kg import queries_serving as qs
-from kgrec.errors import GraphError
+from kg.connection import graph_error
 
 __all__ = ["Changes", "StoredItem", "StoredUser", "read_changes", "read_ids", "read_items",
            "read_users", "stored_item"]
@@ -110,7 +110,7 @@ def read_items(driver: neo4j.Driver, ids: Sequence[str],
         with _session(driver, database) as session:
             records = list(session.run(qs.ITEM_STATE, ids=list(ids)))
     except (Neo4jError, DriverError) as e:
-        raise GraphError(f"reading {len(ids)} items failed: {e}") from e
+        raise graph_error(f"reading {len(ids)} items", e, driver) from e
     return {r["id"]: stored_item(r) for r in records}
 
 
@@ -130,7 +130,7 @@ def read_users(driver: neo4j.Driver, ids: Sequence[str],
         with _session(driver, database) as session:
             records = list(session.run(qs.USER_STATE, ids=list(ids)))
     except (Neo4jError, DriverError) as e:
-        raise GraphError(f"reading {len(ids)} users failed: {e}") from e
+        raise graph_error(f"reading {len(ids)} users", e, driver) from e
     return {r["id"]: _user(r) for r in records}
 
 
@@ -158,7 +158,7 @@ def read_changes(driver: neo4j.Driver, since: int, database: str = "neo4j") -> C
         with _session(driver, database) as session:
             return session.execute_read(_read_changes, int(since))
     except (Neo4jError, DriverError) as e:
-        raise GraphError(f"reading the changes since {since} failed: {e}") from e
+        raise graph_error(f"reading the changes since {since}", e, driver) from e
 
 
 def read_ids(driver: neo4j.Driver, label: Literal["Item", "User"],
@@ -173,5 +173,5 @@ def read_ids(driver: neo4j.Driver, label: Literal["Item", "User"],
         records = driver.execute_query(query, database_=database,
                                        routing_=neo4j.RoutingControl.READ).records
     except (Neo4jError, DriverError) as e:
-        raise GraphError(f"reading the {label} ids failed: {e}") from e
+        raise graph_error(f"reading the {label} ids", e, driver) from e
     return {r["id"] for r in records}

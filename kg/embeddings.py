@@ -20,6 +20,7 @@ from neo4j.exceptions import DriverError, Neo4jError
 from tqdm.auto import tqdm
 
 from kg import queries as q
+from kg.connection import graph_error
 from kg.records import ItemRecord
 from kg.schema import ITEM, ITEM_EMBEDDING_INDEX, USER
 from kgrec.errors import GraphError, NotFoundError, SchemaError, TrainingError, WriteError
@@ -206,7 +207,7 @@ def read_embeddings(driver: neo4j.Driver, label: NodeLabel,
         records = driver.execute_query(q.READ_EMBEDDINGS[lbl], database_=database,
                                        routing_=neo4j.RoutingControl.READ).records
     except (Neo4jError, DriverError) as e:
-        raise GraphError(f"reading {lbl} embeddings failed: {e}") from e
+        raise graph_error(f"reading {lbl} embeddings", e, driver) from e
     pairs = sorted(((r["id"], r["embedding"]) for r in records), key=lambda p: id_sort_key(p[0]))
     if not pairs:
         return [], np.zeros((0, 0), dtype=np.float32)
@@ -244,5 +245,5 @@ def query_similar_items(driver: neo4j.Driver, vector: Sequence[float] | np.ndarr
                                        vector=vec.tolist(), database_=database,
                                        routing_=neo4j.RoutingControl.READ).records
     except (Neo4jError, DriverError) as e:
-        raise GraphError(f"vector query on index {ITEM_EMBEDDING_INDEX!r} failed: {e}") from e
+        raise graph_error(f"vector query on index {ITEM_EMBEDDING_INDEX!r}", e, driver) from e
     return [(str(r["id"]), float(r["score"])) for r in records]

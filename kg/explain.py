@@ -20,6 +20,7 @@ import neo4j
 from neo4j.exceptions import DriverError, Neo4jError
 
 from kg import queries_serving as qe
+from kg.connection import graph_error
 from kgrec.errors import GraphError
 
 __all__ = ["existing_paths", "run_path"]
@@ -53,7 +54,7 @@ def existing_paths(driver: neo4j.Driver, paths: Sequence[tuple[str, dict[str, An
         record = driver.execute_query(qe.PATHS_EXIST, {"checks": checks}, database_=database,
                                       routing_=neo4j.RoutingControl.READ).records[0]
     except (Neo4jError, DriverError) as e:
-        raise GraphError(f"confirming explanation paths failed: {e}") from e
+        raise graph_error("confirming explanation paths", e, driver) from e
     return [bool(f) for f in record["found"]]
 
 
@@ -71,5 +72,5 @@ def run_path(driver: neo4j.Driver, cypher: str, parameters: dict[str, object],
         records = driver.execute_query(query, parameters, database_=database,
                                        routing_=neo4j.RoutingControl.READ).records
     except (Neo4jError, DriverError) as e:
-        raise GraphError(f"running an explanation path failed: {e}") from e
+        raise graph_error("running an explanation path", e, driver) from e
     return len(records)

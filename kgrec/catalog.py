@@ -136,11 +136,21 @@ class ItemCatalog:
             out.setdefault(kind, set()).add(value)
         return {k: sorted(v) for k, v in sorted(out.items())}
 
+    def carries(self, attribute_id: str) -> bool:
+        """Whether any item carries ``attribute_id`` (stops at the first one found)."""
+        if self._overlay_postings.get(attribute_id):
+            return True
+        col = self.graph.attribute_rows.get(attribute_id)
+        if col is None:
+            return False
+        indptr, indices = self._model_postings
+        return any(int(r) not in self.overlay for r in indices[indptr[col]:indptr[col + 1]])
+
     def item_values(self, kind: str) -> list[str]:
         """The values of ``kind`` that at least one item carries (sorted): a kind's values
         in :attr:`values_by_kind` may also come from user profiles."""
         return [v for v in self.values_by_kind.get(kind, [])
-                if len(self.rows_with(f"{kind}:{v}"))]
+                if self.carries(f"{kind}:{v}")]
 
     def closest_values(self, kind: str, value: str, n: int = 5) -> list[str]:
         """Item values of ``kind`` closest to ``value``: equal but for case first, then by

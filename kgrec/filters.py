@@ -9,7 +9,8 @@ Grammar (a mapping; values are a string or a list of strings)::
 
 - ``kind`` must match ``[A-Za-z_][A-Za-z0-9_]*`` and be a kind present in the catalog;
 - values follow the attribute value rule (1-200 characters, no control characters,
-  no leading/trailing whitespace); an unknown value simply matches no item;
+  no leading/trailing whitespace); a value no item carries is a ``RequestError`` naming
+  the closest values that exist (raised by ``Recommender.recommend``);
 - ``exclude_items`` lists item ids (unknown ids are ignored).
 
 Nothing of a filter ever reaches Cypher: filters are applied in memory.
@@ -17,33 +18,24 @@ Nothing of a filter ever reaches Cypher: filters are applied in memory.
 
 from __future__ import annotations
 
-import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ingest.validation import shown
 from kg.records import attribute_id
 from kg.schema import check_id, check_kind, check_value
 from kgrec.catalog import ItemCatalog
 from kgrec.errors import RequestError
 
-__all__ = ["EXCLUDE_ITEMS", "FilterSpec", "parse_filters"]
+__all__ = ["EXCLUDE_ITEMS", "FilterSpec", "filters_from_options", "parse_filters"]
 
 EXCLUDE_ITEMS = "exclude_items"
 _GRAMMAR = ("allowed keys: '<kind>' (include items with any of the values), '-<kind>' "
             "(exclude items with any of the values), 'exclude_items' (item ids)")
 _VALUE_RULE = ("1-200 characters with a visible one, no control or bidirectional-override "
                "characters or leading/trailing whitespace")
-#: a bounded repr for messages: a huge or deeply nested filter value never floods (or
-#: overflows the stack of) an error message
-_SHOWN = reprlib.Repr()
-_SHOWN.maxstring = _SHOWN.maxother = 60
-_SHOWN.maxlevel = 3
-
-
-def _shown(value: object) -> str:
-    return _SHOWN.repr(value)
 
 
 @dataclass(frozen=True)
@@ -78,8 +70,8 @@ class FilterSpec:
 def _values(key: str, raw: object) -> list[str]:
     values = [raw] if isinstance(raw, str) else raw
     if not isinstance(values, Sequence) or isinstance(values, bytes) or not values:
-        raise RequestError(f"filters[{_shown(key)}] must be a string or a non-empty list of "
-                           f"strings, got {_shown(raw)}")
+        raise RequestError(f"filters[{shown(key)}] must be a string or a non-empty list of "
+                           f"strings, got {shown(raw)}")
     return list(values)
 
 
@@ -106,26 +98,26 @@ def parse_filters(filters: Mapping[str, object] | None, known_kinds: Sequence[st
     kinds = set(known_kinds) if known_kinds is not None else None
     for key, raw in filters.items():
         if not isinstance(key, str):
-            raise RequestError(f"filter key {_shown(key)} must be a string; {_GRAMMAR}")
+            raise RequestError(f"filter key {shown(key)} must be a string; {_GRAMMAR}")
         values = _values(key, raw)
         if key == EXCLUDE_ITEMS:
             for v in values:
                 if not isinstance(v, str) or not check_id(v):
-                    raise RequestError(f"filters['exclude_items']: {_shown(v)} is not a valid "
+                    raise RequestError(f"filters['exclude_items']: {shown(v)} is not a valid "
                                        f"item id ({_VALUE_RULE})")
                 exclude_items.add(v)
             continue
         negate = key.startswith("-")
         kind = key[1:] if negate else key
         if not check_kind(kind):
-            raise RequestError(f"filter key {_shown(key)}: kind {_shown(kind)} must match "
+            raise RequestError(f"filter key {shown(key)}: kind {shown(kind)} must match "
                                f"[A-Za-z_][A-Za-z0-9_]*; {_GRAMMAR}")
         if kinds is not None and kind not in kinds:
-            raise RequestError(f"filter key {_shown(key)}: unknown attribute kind {_shown(kind)}; "
+            raise RequestError(f"filter key {shown(key)}: unknown attribute kind {shown(kind)}; "
                                f"known kinds: {', '.join(sorted(kinds)) or '(none)'}")
         for v in values:
             if not isinstance(v, str) or not check_value(v):
-                raise RequestError(f"filters[{_shown(key)}]: value {_shown(v)} is not allowed "
+                raise RequestError(f"filters[{shown(key)}]: value {shown(v)} is not allowed "
                                    f"({_VALUE_RULE})")
         ids = {attribute_id(kind, v) for v in values}
         if negate:
@@ -134,3 +126,21 @@ def parse_filters(filters: Mapping[str, object] | None, known_kinds: Sequence[st
             include.setdefault(kind, set()).update(ids)
     return FilterSpec({k: frozenset(v) for k, v in include.items()}, frozenset(exclude),
                       frozenset(exclude_items))
+
+
+def filters_from_options(options: Sequence[str], sep: str, usage: str
+                         ) -> dict[str, list[str]]:
+    """Command-line or query-string filters (``["genre=Comedy", "-genre=Horror"]`` with
+    ``sep="="``) -> the mapping :func:`parse_filters` reads.
+
+    Raises:
+        RequestError: an option without ``kind<sep>value``; the message is ``usage``
+            formatted with the option (``{option!r}``).
+    """
+    out: dict[str, list[str]] = {}
+    for option in options:
+        key, found, value = option.partition(sep)
+        if not found or not key.strip() or not value.strip():
+            raise RequestError(usage.format(option=option))
+        out.setdefault(key.strip(), []).append(value.strip())
+    return out

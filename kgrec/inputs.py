@@ -6,14 +6,15 @@ Validation reuses :mod:`ingest.validation`, so a bad mapping fails exactly as a 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
+from ingest.catalog import parse_timestamp
 from ingest.validation import (
     as_attributes,
     as_id,
     as_text,
+    check_weight,
     describe,
     record_error,
     unknown_key_error,
@@ -63,13 +64,13 @@ def to_interaction_record(record: Mapping[str, Any] | InteractionRecord, n: int,
     if unknown is not None:
         raise unknown
     weight = record.get("weight", 1.0)
-    if isinstance(weight, bool) or not isinstance(weight, int | float) or \
-            not math.isfinite(weight) or weight <= 0:
-        raise record_error(path, 0, "weight", f"must be a positive finite number, got "
-                           f"{describe(weight)}")
+    if isinstance(weight, bool) or not isinstance(weight, int | float):
+        raise record_error(path, 0, "weight", f"must be a number, got {describe(weight)}")
     ts = record.get("ts", 0)
-    if isinstance(ts, bool) or not isinstance(ts, int) or ts < 0:
-        raise record_error(path, 0, "ts", f"must be Unix seconds (int >= 0), got {describe(ts)}")
+    if not isinstance(ts, int | float | str):
+        raise record_error(path, 0, "ts", f"must be Unix seconds or an ISO-8601 date-time, "
+                           f"got {describe(ts)}")
     return InteractionRecord(as_id(record.get("user_id"), path, 0, "user_id"),
                              as_id(record.get("item_id"), path, 0, "item_id"),
-                             float(weight), ts, SourceRef(path))
+                             check_weight(float(weight), path, 0),
+                             parse_timestamp(ts, path, 0, "ts"), SourceRef(path))

@@ -31,7 +31,8 @@ import scipy.sparse as sp
 
 from gnn.infer import embed_new_items, embed_users, user_layer0, user_neighbours
 from gnn.model_store import ModelStore
-from kg.schema import check_id, check_kind, check_value
+from ingest.validation import ID_RULE
+from kg.schema import check_id
 from kgrec.errors import GraphError, KGRecError, NotFoundError, RecordError, RequestError
 from kgrec.explain import Explanation, explain_score
 from kgrec.filters import FilterSpec, parse_filters
@@ -74,7 +75,7 @@ def _check_filter_values(state: ServingState, spec: FilterSpec) -> None:
     catalog = state.catalog
     wanted = [a for ids in spec.include.values() for a in sorted(ids)] + sorted(spec.exclude)
     for a in wanted:
-        if len(catalog.rows_with(a)):
+        if catalog.carries(a):
             continue
         kind, _, value = a.partition(":")
         close = catalog.closest_values(kind, value)
@@ -87,19 +88,25 @@ def _check_filter_values(state: ServingState, spec: FilterSpec) -> None:
         raise RequestError(f"filter {kind}={value!r}: no item has this value; {hint}")
 
 
+def _checked_id(value: object, what: str) -> str:
+    """``value`` if it is a valid id (:data:`ingest.validation.ID_RULE`), else a RequestError."""
+    if not isinstance(value, str) or not check_id(value):
+        raise RequestError(f"{what} {value!r} is not valid ({ID_RULE})")
+    return value
+
+
 def _session_items(items: object) -> list[str]:
     if isinstance(items, str) or not isinstance(items, Sequence):
         raise RequestError(f"items must be a list of item ids, got {type(items).__name__}")
     if len(items) > _MAX_SESSION_ITEMS:
         raise RequestError(f"items: at most {_MAX_SESSION_ITEMS} ids, got {len(items)}")
-    for i in items:
-        if not isinstance(i, str) or not check_id(i):
-            raise RequestError(f"items: {i!r} is not a valid item id (1-200 characters, no "
-                               "control characters or leading/trailing whitespace)")
-    return list(dict.fromkeys(items))
+    return list(dict.fromkeys(_checked_id(i, "items: item id") for i in items))
 
 
 def _session_attributes(attributes: Mapping[str, object] | None) -> tuple[str, ...]:
+    """Profile attributes of a session, by the catalog's rules
+    (:func:`ingest.validation.as_attributes`), as sorted attribute ids."""
+    from ingest.validation import as_attributes
     from kg.records import attribute_id
 
     if attributes is None:
@@ -107,21 +114,15 @@ def _session_attributes(attributes: Mapping[str, object] | None) -> tuple[str, .
     if not isinstance(attributes, Mapping):
         raise RequestError("attributes must be a mapping of kind to a value or a list of "
                            f"values, got {type(attributes).__name__}")
-    out: set[str] = set()
-    for kind, raw in attributes.items():
-        if not isinstance(kind, str) or not check_kind(kind):
-            raise RequestError(f"attributes: kind {kind!r} must match [A-Za-z_][A-Za-z0-9_]*")
-        values = [raw] if isinstance(raw, str) else raw
-        if not isinstance(values, Sequence) or not values:
-            raise RequestError(f"attributes[{kind!r}] must be a string or a non-empty list "
-                               f"of strings, got {raw!r}")
-        for v in values:
-            if not isinstance(v, str) or not check_value(v):
-                raise RequestError(f"attributes[{kind!r}]: value {v!r} is not allowed (1-200 "
-                                   "characters, no control characters or leading/trailing "
-                                   "whitespace)")
-            out.add(attribute_id(kind, v))
-    return tuple(sorted(out))
+    empty = [kind for kind, raw in attributes.items() if raw == [] or raw == ()]
+    if empty:
+        raise RequestError(f"attributes[{empty[0]!r}] must be a string or a non-empty list "
+                           "of strings")
+    try:
+        by_kind = as_attributes(dict(attributes), "session", 0)
+    except RecordError as e:
+        raise RequestError(str(e)) from None
+    return tuple(sorted({attribute_id(k, v) for k, vs in by_kind.items() for v in vs}))
 
 
 class Recommender:
@@ -709,9 +710,7 @@ class Recommender:
 
         ids = list(dict.fromkeys(item_ids)) if not isinstance(item_ids, str) else [item_ids]
         for i in ids:
-            if not isinstance(i, str) or not check_id(i):
-                raise RequestError(f"item id {i!r} is not valid (1-200 characters, no control "
-                                   "characters or leading/trailing whitespace)")
+            _checked_id(i, "item id")
         if not ids:
             return []
         with self._lock:
@@ -742,8 +741,7 @@ class Recommender:
         """
         from kg.admin import delete_user
 
-        if not isinstance(user_id, str) or not check_id(user_id):
-            raise RequestError(f"user id {user_id!r} is not valid")
+        _checked_id(user_id, "user id")
         with self._lock:
             erased = delete_user(self.driver, user_id, self.database)
             self._state = self._state.without_user(user_id)

@@ -28,10 +28,7 @@ def print_recommendations(rec: Recommender, recs: Recommendations, title: str,
     from rich.table import Table
 
     if as_json:
-        data = recs.to_dict()
-        for row in data["items"]:
-            row["title"] = _title(rec, row["item_id"])
-        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(recs.to_dict(), indent=2, ensure_ascii=False))
         return
     if recs.fallback:
         title += f" (fallback: {recs.fallback})"
@@ -39,7 +36,7 @@ def print_recommendations(rec: Recommender, recs: Recommendations, title: str,
     for col in ("#", "item", "title", "score"):
         table.add_column(col, justify="right" if col in ("#", "score") else "left")
     for n, r in enumerate(recs, 1):
-        table.add_row(str(n), r.item_id, _title(rec, r.item_id), f"{r.score:.4f}")
+        table.add_row(str(n), r.item_id, r.title, f"{r.score:.4f}")
     Console().print(table)
 
 

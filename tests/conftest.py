@@ -45,6 +45,17 @@ def _unavailable(reason: str) -> NoReturn:
     pytest.skip(f"Neo4j unavailable: {reason}")
 
 
+def cli_env(settings: Settings) -> dict[str, str]:
+    """Environment for a ``kgrec`` command run against the session's Neo4j."""
+    env = {"KGREC_HOME": str(settings.home), "NEO4J_DATABASE": settings.neo4j.database}
+    if settings.neo4j.uri:
+        env["NEO4J_URI"] = settings.neo4j.uri
+        env["NEO4J_USER"] = settings.neo4j.user
+        env["NEO4J_PASSWORD"] = settings.neo4j.password.get_secret_value() \
+            if settings.neo4j.password else ""
+    return env
+
+
 def _test_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k.startswith(("NEO4J_", "KGREC_", "HF_"))}
     env["KGREC_HOME"] = str(home)

@@ -11,6 +11,7 @@ import typer
 
 from kgrec.cli import app
 from kgrec.errors import RequestError
+from kgrec.filters import filters_from_options
 from kgrec.render import print_explanation, print_ingest_summary, print_recommendations
 from kgrec.settings import Settings
 
@@ -38,14 +39,8 @@ def parse_filter_options(options: list[str]) -> dict[str, list[str]]:
     Raises:
         RequestError: an option without ``=``.
     """
-    out: dict[str, list[str]] = {}
-    for opt in options:
-        key, sep, value = opt.partition("=")
-        if not sep or not key or not value:
-            raise RequestError(f"--filter {opt!r}: expected kind=value, -kind=value or "
-                               "exclude_items=ID")
-        out.setdefault(key.strip(), []).append(value.strip())
-    return out
+    return filters_from_options(options, "=", "--filter {option!r}: expected kind=value, "
+                                "-kind=value or exclude_items=ID")
 
 
 @app.command("recommend")

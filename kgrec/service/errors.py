@@ -24,6 +24,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from ingest.validation import shown
 from kgrec.errors import (
     EncoderError,
     GraphError,
@@ -67,11 +68,6 @@ def _field(loc: Sequence[Any]) -> tuple[str, str]:
     return where, name or "body"
 
 
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 async def _kgrec_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, KGRecError)
     status = status_of(exc)
@@ -93,7 +89,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         where, name = _field(e.get("loc", ()))
         message = f"{where} '{name}': {e.get('msg', 'invalid')}"
         if e.get("type") not in ("missing", "extra_forbidden") and "input" in e:
-            message += f", got {_shown(e['input'])}"
+            message += f", got {shown(e['input'])}"
         elif e.get("type") == "extra_forbidden":
             message = f"{where} '{name}' is not accepted here"
         problems.append({"field": name, "message": message})

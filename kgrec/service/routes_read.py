@@ -12,8 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from kgrec.errors import RequestError
-from kgrec.filters import EXCLUDE_ITEMS
+from kgrec.filters import EXCLUDE_ITEMS, filters_from_options
 from kgrec.recommender import Recommender
 from kgrec.results import Recommendations
 from kgrec.service.auth import require
@@ -46,13 +45,8 @@ def parse_filter_params(filters: Sequence[str], exclude: Sequence[str]
     Raises:
         RequestError: a filter without ``kind:value``.
     """
-    out: dict[str, list[str]] = {}
-    for f in filters:
-        kind, sep, value = f.partition(":")
-        if not sep or not kind or not value:
-            raise RequestError(f"filter {f!r}: expected kind:value (keep items with the value) "
-                               "or -kind:value (drop them)")
-        out.setdefault(kind, []).append(value)
+    out = filters_from_options(filters, ":", "filter {option!r}: expected kind:value (keep "
+                               "items with the value) or -kind:value (drop them)")
     if exclude:
         out[EXCLUDE_ITEMS] = list(exclude)
     return out or None
@@ -60,10 +54,7 @@ def parse_filter_params(filters: Sequence[str], exclude: Sequence[str]
 
 def to_json(recs: Recommendations, item_id: str | None = None) -> dict[str, Any]:
     """A :class:`RecommendationsOut` body."""
-    return {"user_id": recs.user_id, "item_id": item_id, "fallback": recs.fallback,
-            "model_version": recs.model_version,
-            "items": [{"item_id": r.item_id, "score": r.score, "title": r.title}
-                      for r in recs.items],
+    return {**recs.to_dict(), "item_id": item_id, "model_version": recs.model_version,
             "ignored_items": list(recs.ignored_items)}
 
 

@@ -10,12 +10,12 @@ the background refresh keeps failing.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from kgrec.errors import GraphError, RequestError
+from ingest.catalog import parse_timestamp
+from kgrec.errors import GraphError, RecordError, RequestError
 from kgrec.service.auth import require
 from kgrec.service.routes_read import Rec
 from kgrec.service.schemas import (
@@ -50,22 +50,14 @@ Writable = Depends(check_graph)
 
 
 def _timestamp(event: EventIn, n: int) -> int:
-    ts = event.timestamp
-    if ts is None:
+    """The event's time by the catalog's one rule (:func:`ingest.catalog.parse_timestamp`)."""
+    if event.timestamp is None:
         return 0
-    if isinstance(ts, int):
-        if ts < 0:
-            raise RequestError(f"events[{n}].timestamp must be Unix seconds >= 0, got {ts}")
-        return ts
     try:
-        dt = datetime.fromisoformat(ts.replace("Z", "+00:00") if ts.endswith("Z") else ts)
-    except ValueError:
-        raise RequestError(f"events[{n}].timestamp must be Unix seconds or ISO-8601, "
-                           f"got {ts!r}") from None
-    seconds = int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp())
-    if seconds < 0:
-        raise RequestError(f"events[{n}].timestamp must not be before 1970, got {ts!r}")
-    return seconds
+        return parse_timestamp(event.timestamp, "events", n, "timestamp")
+    except RecordError:
+        raise RequestError(f"events[{n}].timestamp must be Unix seconds or ISO-8601 from "
+                           f"1970 to 9999, got {event.timestamp!r}") from None
 
 
 @router.post("/items", response_model=ItemsOut, dependencies=[Writable],

@@ -11,18 +11,11 @@ from typer.testing import CliRunner
 import kgrec.cli.commands_load  # noqa: F401  (registers "load" on app)
 from kgrec.cli import app
 from kgrec.settings import Settings
+from tests.conftest import cli_env
 
 DATA = Path(__file__).parents[1] / "data"
 
 
-def _env(settings: Settings) -> dict[str, str]:
-    env = {"KGREC_HOME": str(settings.home), "NEO4J_DATABASE": settings.neo4j.database}
-    if settings.neo4j.uri:
-        env["NEO4J_URI"] = settings.neo4j.uri
-        env["NEO4J_USER"] = settings.neo4j.user
-        env["NEO4J_PASSWORD"] = settings.neo4j.password.get_secret_value() \
-            if settings.neo4j.password else ""
-    return env
 
 
 def _count(driver: neo4j.Driver, settings: Settings, query: str) -> int:
@@ -33,14 +26,14 @@ def _count(driver: neo4j.Driver, settings: Settings, query: str) -> int:
 def test_load_catalog_cli(clean_db: neo4j.Driver, settings: Settings, tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["load", "catalog", str(DATA / "catalog"), "--batch-size", "7"],
-                           env=_env(settings))
+                           env=cli_env(settings))
     assert result.exit_code == 0, result.output
     assert "30 items, 24 users, 125 interactions" in result.output
     assert _count(clean_db, settings, "MATCH (n:Item) RETURN count(n)") == 30
 
     rejects = tmp_path / "rej.jsonl"
     result = runner.invoke(app, ["load", "catalog", str(DATA / "broken" / "mixed"), "--on-error",
-                                 "skip", "--rejects", str(rejects)], env=_env(settings))
+                                 "skip", "--rejects", str(rejects)], env=cli_env(settings))
     assert result.exit_code == 0, result.output
     assert "6 rejected" in result.output
     assert len(rejects.read_text(encoding="utf-8").splitlines()) == 6
@@ -49,12 +42,12 @@ def test_load_catalog_cli(clean_db: neo4j.Driver, settings: Settings, tmp_path: 
 def test_load_cli_errors(clean_db: neo4j.Driver, settings: Settings) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["load", "catalog", str(DATA / "broken" / "mixed")],
-                           env=_env(settings))
+                           env=cli_env(settings))
     assert result.exit_code != 0
     assert isinstance(result.exception, Exception)
     assert "line 3: field 'title'" in str(result.exception)
     result = runner.invoke(app, ["load", "catalog", str(DATA / "catalog"), "--on-error", "maybe"],
-                           env=_env(settings))
+                           env=cli_env(settings))
     assert result.exit_code == 2
     assert "'maybe' is not one of" in result.output and "'skip'" in result.output
 

@@ -19,6 +19,7 @@ from ingest.loader import load_catalog, load_movielens
 from kgrec.cli import app
 from kgrec.errors import IngestError, RecordError
 from kgrec.settings import Settings
+from tests.conftest import cli_env
 
 CATALOG = Path(__file__).parents[1] / "data" / "catalog"
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -139,14 +140,6 @@ def test_movielens_rating_of_an_unknown_movie_writes_nothing(clean_db: neo4j.Dri
     assert _nodes(clean_db, settings) == 0
 
 
-def _env(settings: Settings) -> dict[str, str]:
-    env = {"KGREC_HOME": str(settings.home), "NEO4J_DATABASE": settings.neo4j.database}
-    if settings.neo4j.uri:
-        env["NEO4J_URI"] = settings.neo4j.uri
-        env["NEO4J_USER"] = settings.neo4j.user
-        env["NEO4J_PASSWORD"] = settings.neo4j.password.get_secret_value() \
-            if settings.neo4j.password else ""
-    return env
 
 
 def test_cli_load_of_a_deeply_nested_line_is_one_reject_or_one_error(
@@ -154,14 +147,14 @@ def test_cli_load_of_a_deeply_nested_line_is_one_reject_or_one_error(
     folder = _catalog(tmp_path, "items.jsonl",
                       _append('{"id": "99", "attributes": {"genre": ' + DEEP + "}}"))
     runner = CliRunner()
-    result = runner.invoke(app, ["load", "catalog", str(folder)], env=_env(settings))
+    result = runner.invoke(app, ["load", "catalog", str(folder)], env=cli_env(settings))
     assert result.exit_code != 0
     assert isinstance(result.exception, RecordError), result.output
     assert "items.jsonl line 33: is not usable JSON" in str(result.exception)
     assert _nodes(clean_db, settings) == 0
     rejects = tmp_path / "rejects.jsonl"
     result = runner.invoke(app, ["load", "catalog", str(folder), "--on-error", "skip",
-                                 "--rejects", str(rejects)], env=_env(settings))
+                                 "--rejects", str(rejects)], env=cli_env(settings))
     assert result.exit_code == 0, result.output
     assert "30 items, 24 users, 125 interactions" in result.output and "1 rejected" in \
         result.output

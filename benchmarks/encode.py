@@ -9,11 +9,20 @@ Measures, on the packaged all-MiniLM-L6-v2 and deterministic ~20-word item texts
    via ``FeatureStore.put`` (the store's own write path) instead of running the model on
    100k texts; the timed part (open store = checksum + index load, then ``encode`` with
    all hits) is exactly what an unchanged re-encode does;
-3. exactness: real vectors of 1,000 texts read back from the cache vs a fresh encode.
+3. exactness: real vectors of 1,000 texts read back from the cache vs a fresh encode;
+4. with ``--dataset DIR`` (a catalog with item text, e.g. the Office catalog of
+   ``benchmarks/office_catalog.py``): **quality beside speed** for each encoder of
+   ``--encoders`` (``packaged`` = the packaged MiniLM, or a local model folder) and each
+   item-text rule (template order x long-text rule): the C-protocol (cold items)
+   NDCG@20 of ContentKNN on that encoder's item features, mean over ``--quality-seeds``,
+   the catalog's encode time and the share of item texts over the window.
+   ContentKNN is the cheapest judge of what the text alone carries: it ranks cold
+   items by cosine to the user's items, with no training. ``--skip-speed`` skips 1-3.
 
-Prints a Markdown table and writes ``benchmarks/results/encode.json``.
+Prints Markdown tables and writes ``benchmarks/results/encode.json``.
 
-Run: ``.venv/bin/python benchmarks/encode.py [--n-cached 100000] [--n-throughput 1024]``
+Run: ``.venv/bin/python benchmarks/encode.py [--n-cached 100000] [--n-throughput 1024]
+[--dataset /tmp/office --encoders packaged,/path/to/model --quality-seeds 2026,2027,2028]``
 """
 
 from __future__ import annotations
@@ -53,6 +62,10 @@ def make_texts(n: int, seed: int = SEED, words: int = 20) -> list[str]:
     vocab = np.array(_WORDS + _GLUE)
     picks = rng.integers(0, len(vocab), size=(n, words - 2))
     return [f"Item {i}: " + " ".join(vocab[row].tolist()) + "." for i, row in enumerate(picks)]
+
+
+def _seeds(text: str) -> list[int]:
+    return [int(x) for x in text.split(",")]
 
 
 def throughput(encoder: Any, texts: list[str], batch_size: int) -> float:
@@ -132,17 +145,132 @@ def bench_cache(n: int) -> dict[str, Any]:
     }
 
 
+TEMPLATES = {"title, description, attributes": "{title}\n{description}\n{attributes}",
+             "title, attributes, description": "{title}\n{attributes}\n{description}"}
+
+
+def _model_size_mb(path: str) -> float:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()) / 2**20
+
+
+def bench_quality(dataset: str, encoders: list[str], seeds: list[int],
+                  rules: list[tuple[str, str]], budget_s: float | None = None
+                  ) -> list[dict[str, Any]]:
+    """ContentKNN C NDCG@20 and encode cost per (encoder, template, long-text rule).
+
+    With ``budget_s``, an encoder whose uncached catalog encode is estimated (from its
+    throughput) to take longer is reported with its speed only."""
+    from gnn.evaluate import evaluate
+    from gnn.features import NodeFeatures
+    from ingest import read_dataset
+    from kgrec.settings import EncoderSettings, Settings
+    from llm_bridge import FeatureStore, TextEncoder, item_text
+
+    snap = read_dataset(dataset).to_snapshot()
+    attrs = snap.item_attributes()
+    features_dir = Settings.from_env().features_dir
+    rows = []
+    for spec in encoders:
+        model = None if spec == "packaged" else spec
+        for template_name, long_text in rules:
+            template = TEMPLATES[template_name]
+            texts = [item_text(t, d, a, template=template) for t, d, a in
+                     zip(snap.item_title, snap.item_description, attrs, strict=True)]
+            enc = TextEncoder(EncoderSettings(model=model, device="cpu"),
+                              long_text=long_text)  # type: ignore[arg-type]
+            lengths = enc.length_report(texts)
+            sample = texts[:: max(1, len(texts) // 256)][:256]
+            rate = throughput(enc, sample, 32)
+            store = FeatureStore(features_dir, enc)
+            estimate_s = lengths.windows / rate
+            row: dict[str, Any] = {
+                "encoder": enc.model_id, "dim": enc.dim,
+                "model_mb": round(_model_size_mb(enc.model_path), 1),
+                "template": template_name, "long_text": long_text, "window": enc.window,
+                "texts_over_window": lengths.share, "windows": lengths.windows,
+                "texts_per_s_batch32": rate, "estimated_catalog_encode_s": estimate_s}
+            if budget_s is not None and estimate_s > budget_s:
+                rows.append({**row, "c_contentknn_ndcg20": None,
+                             "note": f"quality not measured: encode estimated {estimate_s:.0f}s"
+                                     f" > budget {budget_s:.0f}s"})
+                print(f"  {spec}: {rate:,.1f} texts/s; quality skipped ({rows[-1]['note']})")
+                continue
+            t0 = time.perf_counter()
+            item, stats = store.encode(texts, show_progress=False)
+            encode_s = time.perf_counter() - t0
+            dim = item.shape[1]  # ContentKNN reads item features only
+            feats = NodeFeatures(item=item,
+                                 attribute=np.zeros((snap.num_attributes, dim), np.float32),
+                                 user=np.zeros((snap.num_users, dim), np.float32),
+                                 encoder_id=enc.model_id)
+            results = evaluate(snap, protocols=["c"], seeds=seeds, ks=[20],
+                               models=["ContentKNN"], features=feats, show_progress=False)
+            ndcg = [r.ndcg for r in results]
+            rows.append({**row, "catalog_encode_s": encode_s if stats.encoded else None,
+                         "c_contentknn_ndcg20": float(np.mean(ndcg)),
+                         "c_contentknn_ndcg20_per_seed": ndcg})
+            print(f"  {spec} {template_name} {long_text}: C ContentKNN NDCG@20 "
+                  f"{rows[-1]['c_contentknn_ndcg20']:.4f}, {rate:,.1f} texts/s", flush=True)
+    return rows
+
+
+def _print_quality(rows: list[dict[str, Any]], dataset: str, seeds: str) -> None:
+    print(f"\nEncoders and item-text rules on {dataset}: C protocol (cold items), ContentKNN "
+          f"NDCG@20, mean over seeds {seeds}; throughput on 256 of its item texts, batch 32\n")
+    print("| encoder | dim | MB | item text | long texts | over window | C NDCG@20 | "
+          "texts/s |")
+    print("|---|---:|---:|---|---|---:|---:|---:|")
+    for r in rows:
+        quality = "-" if r["c_contentknn_ndcg20"] is None else f"{r['c_contentknn_ndcg20']:.4f}"
+        print(f"| {Path(r['encoder']).name} | {r['dim']} | {r['model_mb']:.0f} | "
+              f"{r['template']} | {r['long_text']} ({r['window']} tokens) | "
+              f"{r['texts_over_window']:.1%} | {quality} | {r['texts_per_s_batch32']:,.1f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-cached", type=int, default=100_000)
     parser.add_argument("--n-throughput", type=int, default=512)
     parser.add_argument("--out", type=Path,
                         default=Path(__file__).parent / "results" / "encode.json")
+    parser.add_argument("--dataset", default=None,
+                        help="catalog folder for the quality table (none: skipped)")
+    parser.add_argument("--encoders", default="packaged",
+                        help="comma-separated: packaged, or local model folders")
+    parser.add_argument("--quality-seeds", default="2026,2027,2028")
+    parser.add_argument("--rules", default="title, attributes, description:chunk",
+                        help="';'-separated TEMPLATE:LONG_TEXT pairs, e.g. 'title, "
+                             "description, attributes:truncate;title, attributes, "
+                             "description:chunk' (first rule only for the 2nd+ encoder)")
+    parser.add_argument("--quality-budget-s", type=float, default=None,
+                        help="skip the quality of an encoder whose catalog encode is "
+                             "estimated to take longer (its speed is still reported)")
+    parser.add_argument("--skip-speed", action="store_true",
+                        help="only the quality table (keeps the speed figures of --out)")
     args = parser.parse_args()
 
     info = machine_info(("torch", "transformers", "numpy", "kgrec"), seed=SEED)
     print(f"machine: {info['cpu']}, {info['cores']} cores, torch threads "
           f"{info['torch_threads']}, GPU {info['gpu']}, load {info['load_average_at_start']}")
+    quality: list[dict[str, Any]] = []
+    if args.dataset:
+        rules = [(r.rsplit(":", 1)[0].strip(), r.rsplit(":", 1)[1].strip())
+                 for r in args.rules.split(";")]
+        encoders = args.encoders.split(",")
+        seeds = _seeds(args.quality_seeds)
+        quality = bench_quality(args.dataset, encoders[:1], seeds, rules, args.quality_budget_s)
+        if encoders[1:]:
+            quality += bench_quality(args.dataset, encoders[1:], seeds, rules[-1:],
+                                     args.quality_budget_s)
+        _print_quality(quality, args.dataset, args.quality_seeds)
+    if args.skip_speed:
+        old = json.loads(args.out.read_text()) if args.out.exists() else {}
+        old["quality"] = {"dataset": args.dataset, "seeds": args.quality_seeds,
+                          "machine": info, "rows": quality}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(old, indent=2))
+        print(f"wrote {args.out} (quality only)")
+        return
     rows = bench_throughput(args.n_throughput)
     cache = bench_cache(args.n_cached)
 
@@ -165,8 +293,12 @@ def main() -> None:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"machine": info, "model": "all-MiniLM-L6-v2 (packaged)",
-                                    "text_words": 20, "throughput": rows, "cache": cache},
+                                    "text_words": 20, "throughput": rows, "cache": cache,
+                                    "quality": {"dataset": args.dataset,
+                                                "seeds": args.quality_seeds, "rows": quality}},
                                    indent=2))
+    if quality:
+        _print_quality(quality, args.dataset, args.quality_seeds)
     print(f"wrote {args.out}")
 
 

@@ -172,9 +172,11 @@ def evaluate_section(path: Path) -> list[str]:
     if meta.get("targets"):
         lines += ["Targets, as the run judged them:", ""]
         lines += table(["protocol", "model", "metric", "best baseline", "ratio", "target", "met",
-                        "its W ratio"],
+                        "its W ratio", "H: warm-only NDCG of mixed lists / warm ranking",
+                        "H: new-item share of top-20 / of test"],
                        ([p, t["model"], t["metric"], t["best_baseline"], t["ratio"],
-                         f"≥ {t['target']}", t["met"], t.get("w_ratio")]
+                         f"≥ {t['target']}", t["met"], t.get("w_ratio"), t.get("warm_ratio"),
+                         t.get("new_share_ratio")]
                         for p, t in meta["targets"].items())) + [""]
     lines.append(machine_line(meta.get("machine"), rows[0].get("versions")))
     return lines

@@ -19,8 +19,20 @@ runs first, so neither model's time includes one-time process costs (the CUDA
 context). Prints a Markdown table, writes ``benchmarks/results/train.json`` and a
 training-curve PNG beside it (``train.png``).
 
+``--compare-propagation`` measures instead the PyG propagation
+(``gnn.model.NormalizedLGConv`` over the graph's ``EdgeIndex``) against its reference,
+the hand-written CSR product (``ReferenceConv``, what kgrec used before PyG layers), in
+one run: both train the same model from the same seed for ``--compare-epochs`` epochs,
+``--compare-repeats`` times each, in alternating order (so load drifts hit both), and a
+propagation-only step (``L`` layers and the cold path, forward and backward) is timed
+the same way. It reports the median seconds per epoch and per propagation step, the
+ratio new/old, and the largest difference between the two paths' losses and final
+embeddings (0 when the maths is the same), and writes
+``benchmarks/results/train_propagation.json``.
+
 Run: ``.venv/bin/python benchmarks/train.py [--dataset DIR|movielens:PATH] [--device cuda]
-[--out FILE.json] [--features FILE.npz | --save-features FILE.npz] [--set KEY=VALUE ...]``
+[--out FILE.json] [--features FILE.npz | --save-features FILE.npz] [--set KEY=VALUE ...]
+[--threads N] [--compare-propagation [--compare-epochs 2] [--compare-repeats 2]]``
 (``--features`` runs on a machine without the text encoder, e.g. a GPU box: save them
 here first; ``--set`` changes a :class:`gnn.config.KGRecConfig` field by name, in whichever
 section holds it (``KGRecConfig.with_overrides``), e.g. a larger GPU batch).
@@ -104,6 +116,142 @@ def bench_lightgcn(split: Any, device: str, epochs: int, converge: int) -> dict[
             "measured_outright": epochs >= converge}
 
 
+def _reference_conv() -> Any:  # built lazily: torch import
+    import torch
+
+    class _SpMM(torch.autograd.Function):
+        """``adj @ h`` whose backward is ``adj_t @ grad``: kgrec's pre-PyG ``spmm``."""
+
+        @staticmethod
+        def forward(ctx, adj, adj_t, h):  # type: ignore[no-untyped-def]
+            ctx.adj_t = adj_t
+            return torch.sparse.mm(adj, h)
+
+        @staticmethod
+        def backward(ctx, grad):  # type: ignore[no-untyped-def]
+            return None, None, torch.sparse.mm(ctx.adj_t, grad)
+
+    class ReferenceConv(torch.nn.Module):
+        """Drop-in for ``NormalizedLGConv``: the hand-written sparse product over CSR
+        matrices (``Wᵀ`` forward, ``W`` backward) built once per edge set."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._csr: dict[int, tuple[Any, Any]] = {}
+
+        def _matrices(self, edge_index: Any, weight: Any) -> tuple[Any, Any]:
+            if id(edge_index) not in self._csr:
+                w_t = edge_index.to_sparse_csc(weight).t()
+                w_t = torch.sparse_csr_tensor(w_t.crow_indices(), w_t.col_indices(),
+                                              w_t.values(), size=w_t.shape)
+                if edge_index.is_undirected:
+                    self._csr[id(edge_index)] = (w_t, w_t)
+                else:
+                    (rowptr, col), perm = edge_index.get_csr()
+                    w = torch.sparse_csr_tensor(rowptr, col, weight[perm],
+                                                size=tuple(edge_index.get_sparse_size()))
+                    self._csr[id(edge_index)] = (w_t, w)
+            return self._csr[id(edge_index)]
+
+        def forward(self, x: Any, edge_index: Any, edge_weight: Any) -> Any:
+            w_t, w = self._matrices(edge_index, edge_weight)
+            with torch.autocast(x.device.type, enabled=False):
+                return _SpMM.apply(w_t, w, x.float())
+
+    return ReferenceConv
+
+
+def _compare_run(path: str, snapshot: Any, features: Any, config: Any, epochs: int,
+                 device: Any) -> dict[str, Any]:
+    """Train ``epochs`` epochs from the seed with ``path``'s propagation; time them."""
+    import numpy as np
+    import torch
+
+    from gnn.epoch import run_epoch
+    from gnn.train import _epoch_inputs, _new_model
+
+    cfg = config.train.for_device(device.type)
+    torch.manual_seed(cfg.seed)
+    inputs, seen = _epoch_inputs(snapshot, features, config.model.use_attributes, cfg.seed,
+                                 device)
+    model = _new_model(config, snapshot, features, seen, None, device)
+    if path == "reference":
+        model.convs = torch.nn.ModuleList(_reference_conv()() for _ in model.convs)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=device.type == "cuda")
+    rng = np.random.default_rng(cfg.seed)
+    seconds, losses = [], []
+    for _ in range(epochs):
+        loss, s = timed(lambda: run_epoch(model, optimizer, inputs, cfg, rng))
+        seconds.append(s)
+        losses.append(loss)
+    g = inputs.graph
+    with torch.no_grad():
+        z = model(inputs.x, g.edge_index, g.edge_weight).float().cpu()
+    h0 = torch.randn(g.num_nodes, model.config.dim, device=device, requires_grad=True)
+
+    def step() -> None:  # propagation only: L layers and the cold path, both passes
+        layers = model.propagate(h0, g.edge_index, g.edge_weight)
+        cold = model.cold_item_embeddings({}, layers, g.cold_edge_index, g.cold_edge_weight,
+                                          g.offsets[2])
+        (torch.stack(layers).sum() + cold.sum()).backward()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    step()
+    prop = [timed(step)[1] for _ in range(20)]
+    return {"epoch_s": seconds, "loss": losses, "propagation_step_s": prop, "z": z}
+
+
+def compare_propagation(split: Any, features: Any, device: str, epochs: int, repeats: int,
+                        changes: dict[str, Any]) -> dict[str, Any]:
+    """The PyG propagation vs the hand-written reference, alternating runs (see the
+    module docstring)."""
+    import statistics
+
+    from gnn.config import KGRecConfig
+    from gnn.train import resolve_device
+
+    config = KGRecConfig().with_overrides(**{**changes, "device": device, "seed": split.seed})
+    dev = resolve_device(device)
+    runs: dict[str, list[dict[str, Any]]] = {"reference": [], "pyg": []}
+    for repeat in range(repeats):  # ABBA order: a load drift favours neither path
+        for path in sorted(runs, reverse=bool(repeat % 2)):
+            runs[path].append(_compare_run(path, split.train, features, config, epochs, dev))
+    out: dict[str, Any] = {"epochs_per_run": epochs, "repeats": repeats,
+                           "config_changes": changes}
+    for path, rs in runs.items():
+        epoch_s = [s for r in rs for s in r["epoch_s"]]
+        prop_s = [s for r in rs for s in r["propagation_step_s"]]
+        out[path] = {"epoch_s": [round(s, 3) for s in epoch_s],
+                     "median_epoch_s": round(statistics.median(epoch_s), 3),
+                     "median_propagation_step_ms": round(1e3 * statistics.median(prop_s), 2),
+                     "loss": rs[0]["loss"]}
+    ref, new = runs["reference"][0], runs["pyg"][0]
+    out["ratio_new_over_old_epoch"] = round(
+        out["pyg"]["median_epoch_s"] / out["reference"]["median_epoch_s"], 3)
+    out["ratio_new_over_old_propagation"] = round(
+        out["pyg"]["median_propagation_step_ms"]
+        / out["reference"]["median_propagation_step_ms"], 3)
+    out["max_abs_loss_diff"] = max(abs(a - b) for a, b in zip(ref["loss"], new["loss"],
+                                                              strict=True))
+    out["max_abs_embedding_diff"] = float((ref["z"] - new["z"]).abs().max())
+    return out
+
+
+def _comparison_table(cmp: dict[str, Any], title: str) -> str:
+    rows = [f"| {name} | {cmp[key]['median_epoch_s']:.2f} | "
+            f"{cmp[key]['median_propagation_step_ms']:.1f} | {cmp[key]['loss'][-1]:.4f} |"
+            for key, name in (("reference", "hand-written CSR spmm (old)"),
+                              ("pyg", "PyG NormalizedLGConv over EdgeIndex (new)"))]
+    return (f"{title}\n\n| propagation | median s/epoch | median propagation step ms | "
+            f"loss after {cmp['epochs_per_run']} epochs |\n|---|---|---|---|\n"
+            + "\n".join(rows)
+            + f"\n\nnew/old: epoch {cmp['ratio_new_over_old_epoch']:.3f}, propagation "
+              f"{cmp['ratio_new_over_old_propagation']:.3f}; largest difference between the "
+              f"paths: loss {cmp['max_abs_loss_diff']:.2e}, final embeddings "
+              f"{cmp['max_abs_embedding_diff']:.2e}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", default=DEFAULT_DATASET)
@@ -119,6 +267,12 @@ def main() -> None:
                     help="also save the node features to this .npz (for --features)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="kgrec KGRecConfig field change, repeatable (e.g. --set batch_size=2048)")
+    ap.add_argument("--compare-propagation", action="store_true",
+                    help="time the PyG propagation against the hand-written reference instead")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads (default: torch's; 1 is steadier on a busy machine)")
+    ap.add_argument("--compare-epochs", type=int, default=2)
+    ap.add_argument("--compare-repeats", type=int, default=2)
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -127,6 +281,10 @@ def main() -> None:
     from ingest import read_dataset
     from kgrec.settings import Settings
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     machine = machine_info(("torch", "torch-geometric", "numpy", "kgrec"))
     data = read_dataset(args.dataset)
     snapshot = data.to_snapshot()
@@ -142,6 +300,23 @@ def main() -> None:
     split = make_split(snapshot, "w", args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     warm_up_training(args.device)  # so no model's time includes the CUDA context
+    if args.compare_propagation:
+        out = args.out if args.out.name != "train.json" else \
+            args.out.with_name("train_propagation.json")
+        cmp = compare_propagation(split, features, args.device, args.compare_epochs,
+                                  args.compare_repeats, overrides(args.set))
+        table = _comparison_table(cmp, (
+            f"dataset {data.name}, W split seed {args.seed} (train pairs), changes "
+            f"{overrides(args.set) or 'none'}, device {args.device} ({machine['cpu']}, "
+            f"{machine['cores']} cores, {machine['torch_threads']} torch threads, "
+            f"{machine['gpu'] or 'no GPU'}), load at start "
+            f"{[round(x, 1) for x in machine['load_average_at_start']]}"))
+        print(table)
+        out.write_text(json.dumps({"dataset": data.name, "spec": args.dataset,
+                                   "seed": args.seed, "machine": machine, **cmp,
+                                   "table": table}, indent=2))
+        print(f"\nwrote {out}")
+        return
     kgrec = bench_kgrec(split, features, args.device, args.out.with_suffix(".png"),
                         overrides(args.set))
     lightgcn = bench_lightgcn(split, args.device, args.lightgcn_epochs, args.lightgcn_converge)

@@ -1,15 +1,15 @@
 """One training epoch of :class:`gnn.model.KGRecModel`: in-batch sampled softmax with
 full-graph propagation, plus the cold-path loss.
 
-Each step propagates the whole graph once (``Â`` is a sparse CSR tensor; no
-``torch-sparse``/``pyg-lib``), takes a batch of ``B`` training (user, item) pairs and
-minimises the softmax cross-entropy of each user's positive against the batch's other
-positives at temperature ``τ``, with the logQ correction of the in-batch (popularity)
-sampling. The cold-path loss (the same softmax for the first :data:`COLD_ROWS` rows,
-items embedded as if new, users detached) trains the rule that embeds cold and new
-items without slowing the warm loss; it sees the text with ``text_dropout`` of the
-feature dimensions dropped, which keeps that rule from fitting the warm items' exact
-text.
+Each step propagates the whole graph once (PyG ``LGConv`` layers over the graph's
+``EdgeIndex``, fused into sparse products; no ``torch-sparse``/``pyg-lib``), takes a
+batch of ``B`` training (user, item) pairs and minimises the softmax cross-entropy of
+each user's positive against the batch's other positives at temperature ``τ``, with
+the logQ correction of the in-batch (popularity) sampling. The cold-path loss (the
+same softmax for the first :data:`COLD_ROWS` rows, items embedded as if new, users
+detached) trains the rule that embeds cold and new items without slowing the warm
+loss; it sees the text with ``text_dropout`` of the feature dimensions dropped, which
+keeps that rule from fitting the warm items' exact text.
 
 Scale and memory (float32, ``N`` nodes, ``nnz`` adjacency entries, ``d = dim``,
 ``L = layers``, ``D`` feature size): one step holds ``O(N·d·(L + 2) + nnz + N·D)``
@@ -81,16 +81,17 @@ def _step_loss(model: KGRecModel, inputs: EpochInputs, u: torch.Tensor, pos: tor
     keep = torch.rand(n_i, device=device, generator=gen) >= config.id_dropout
     with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
         text = model.project(x)
-        layers, z = model.forward_layers(x, graph.adj, keep, text)
+        layers, z = model.forward_layers(x, graph.edge_index, graph.edge_weight, keep, text)
     zu = z[u]
     temperature = model.config.temperature
     loss = sampled_softmax(zu, z[off_i + pos], pos, inputs.log_q, temperature)
-    if config.cold_weight > 0 and graph.item_attr is not None and graph.attr_item is not None:
+    if (config.cold_weight > 0 and graph.cold_edge_index is not None
+            and graph.cold_edge_weight is not None):
         # the cold path trains the item side only (users detached), on the first rows
         text_c = model.project({"item": x["item"]}, config.text_dropout, gen) \
             if config.text_dropout else text
-        zc = model.cold_item_embeddings(text_c, layers, graph.item_attr, graph.attr_item,
-                                        off_a)
+        zc = model.cold_item_embeddings(text_c, layers, graph.cold_edge_index,
+                                        graph.cold_edge_weight, off_a)
         r = min(COLD_ROWS, len(pos))
         loss = loss + config.cold_weight * sampled_softmax(zu[:r].detach(), zc[pos], pos,
                                                            inputs.log_q, temperature)

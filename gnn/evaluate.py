@@ -2,7 +2,8 @@
 
 Implements ``EVALUATION.md``. For each seed: the W split is built once and every W/L
 model is fitted once on it, then ranked on W and on L (L only restricts the test pairs);
-C models are fitted on the C split. Each ``(protocol, model, seed, k)`` gives one
+C models are fitted on the C split, H models on the H (hybrid) split. On H each row also
+carries the hybrid metrics (:func:`gnn.metrics.hybrid_metrics`). Each ``(protocol, model, seed, k)`` gives one
 :class:`ResultRow` (a JSON-lines record).
 
 Loading a dataset spec (a catalog folder, ``movielens:PATH``) is ``ingest``'s job, which
@@ -22,9 +23,17 @@ from pathlib import Path
 
 import numpy as np
 
-from gnn.baselines import SLOW_BASELINES, baselines_for
+from gnn.baselines import COLD_BASELINES, SLOW_BASELINES, baselines_for
 from gnn.features import NodeFeatures
-from gnn.metrics import RankingMetrics, evaluate_scores, pair_matrix
+from gnn.metrics import (
+    HybridMetrics,
+    RankingMetrics,
+    evaluate_scores,
+    hybrid_metrics,
+    pair_matrix,
+    ranked_lists,
+    ranking_metrics,
+)
 from gnn.ranker import EvalContext, Ranker
 from gnn.split import PROTOCOLS, Split, make_split
 from kg.snapshot import GraphSnapshot
@@ -46,8 +55,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 KGREC_MODELS: tuple[str, ...] = ("kgrec", "kgrec-tail", "kgrec-no-text", "kgrec-no-attributes",
-                                 "kgrec-no-id")
-TEXT_MODELS: frozenset[str] = frozenset({"ContentKNN", *KGREC_MODELS})
+                                 "kgrec-no-id", "kgrec-shuffled-kg")
+TEXT_MODELS: frozenset[str] = frozenset({"ContentKNN", *COLD_BASELINES, *KGREC_MODELS})
 """Models that need text features (the encoder runs only when one of them is selected)."""
 
 _VERSION_PACKAGES = ("kgrec", "numpy", "scipy", "torch", "torch_geometric", "implicit",
@@ -72,10 +81,23 @@ class ResultRow:
     train_seconds: float
     device: str
     versions: dict[str, str] = field(default_factory=dict)
+    # H (hybrid) only; None elsewhere and then left out of the JSON line
+    new_share: float | None = None
+    new_test_share: float | None = None
+    users_with_new: float | None = None
+    new_recall: float | None = None
+    warm_ndcg: float | None = None
+    warm_only_ndcg: float | None = None
 
     def as_dict(self) -> dict[str, object]:
-        """Plain dict (JSON-serialisable)."""
-        return asdict(self)
+        """Plain dict (JSON-serialisable); the H-only fields only when set."""
+        return {k: v for k, v in asdict(self).items()
+                if v is not None or k not in HYBRID_FIELDS}
+
+
+HYBRID_FIELDS: tuple[str, ...] = ("new_share", "new_test_share", "users_with_new", "new_recall",
+                                  "warm_ndcg", "warm_only_ndcg")
+"""The optional :class:`ResultRow` fields of protocol H."""
 
 
 def _versions(encoder_id: str | None) -> dict[str, str]:
@@ -91,10 +113,10 @@ def _versions(encoder_id: str | None) -> dict[str, str]:
 
 
 def _kgrec_rankers(protocol: str) -> list[Ranker]:
-    """kgrec and its ablations; ``kgrec-tail`` only where a tail exists (W, L)."""
+    """kgrec and its ablations; ``kgrec-tail`` only on W and L (its slots are tail slots)."""
     from gnn.kgrec_ranker import kgrec_rankers
 
-    return [m for m in kgrec_rankers() if protocol != "c" or m.name != "kgrec-tail"]
+    return [m for m in kgrec_rankers() if protocol in ("w", "l") or m.name != "kgrec-tail"]
 
 
 def default_models(protocol: str, fast: bool = False, include_kgrec: bool = True
@@ -102,7 +124,7 @@ def default_models(protocol: str, fast: bool = False, include_kgrec: bool = True
     """Fresh rankers for ``protocol``: its baselines, then kgrec and its ablations.
 
     Args:
-        protocol: ``"w"``, ``"c"`` or ``"l"``.
+        protocol: ``"w"``, ``"c"``, ``"l"`` or ``"h"``.
         fast: skip the slow baselines (ALS, LightGCN).
         include_kgrec: add kgrec and its ablations.
     """
@@ -120,7 +142,8 @@ def _select(models: list[Ranker], names: Sequence[str] | None) -> list[Ranker]:
 def _check_names(names: Sequence[str] | None, fast: bool) -> None:
     if names is None:
         return
-    known = {m.name for p in ("w", "c") for m in default_models(p, fast=False, include_kgrec=False)}
+    known = {m.name for p in ("w", "c", "h")
+             for m in default_models(p, fast=False, include_kgrec=False)}
     known |= set(KGREC_MODELS)
     unknown = sorted({n for n in names if n.lower() not in {k.lower() for k in known}})
     if unknown:
@@ -150,18 +173,39 @@ def _context(split: Split, feats: NodeFeatures, device: str) -> EvalContext:
                               "protocol": split.protocol})
 
 
-def _rank(model: Ranker, split: Split, ks: Sequence[int]) -> list[RankingMetrics]:
+def _rank(model: Ranker, split: Split, ks: Sequence[int]
+          ) -> list[tuple[RankingMetrics, HybridMetrics | None]]:
+    """The metrics at every ``k``; on H also the hybrid metrics of the same lists."""
     n_u, n_i = split.snapshot.num_users, split.snapshot.num_items
-    return evaluate_scores(model.score, split.users, pair_matrix(split.test, n_u, n_i),
-                           pair_matrix(split.train.interaction_index, n_u, n_i),
-                           split.candidates, split.tail, ks, split.seed)
+    relevant = pair_matrix(split.test, n_u, n_i)
+    seen = pair_matrix(split.train.interaction_index, n_u, n_i)
+    if split.protocol != "h":
+        return [(m, None) for m in evaluate_scores(model.score, split.users, relevant, seen,
+                                                   split.candidates, split.tail, ks, split.seed)]
+    cold = np.zeros(n_i, bool)
+    cold[split.cold_items] = True
+    top, warm_top = ranked_lists(model.score, split.users, seen, [split.candidates, ~cold],
+                                 max(ks), split.seed)
+    plain = ranking_metrics(top, relevant[split.users], ks, split.candidates, split.tail)
+    extra = hybrid_metrics(top, warm_top, relevant[split.users], cold, ks)
+    return list(zip(plain, extra, strict=True))
+
+
+def _row(dataset: str, protocol: str, model: str, seed: int, seconds: float, device: str,
+         versions: dict[str, str], m: RankingMetrics, h: HybridMetrics | None) -> ResultRow:
+    extra = {} if h is None else {f: getattr(h, f) for f in HYBRID_FIELDS}
+    return ResultRow(dataset=dataset, protocol=protocol, model=model, seed=seed, k=m.k,
+                     recall=m.recall, ndcg=m.ndcg, hit_rate=m.hit_rate, coverage=m.coverage,
+                     tail_share=m.tail_share, n_users=m.n_users,
+                     train_seconds=round(seconds, 3), device=device, versions=versions,
+                     **extra)
 
 
 def evaluate(
     snapshot: GraphSnapshot,
     *,
     dataset: str = "snapshot",
-    protocols: Sequence[str] = PROTOCOLS,
+    protocols: Sequence[str] = ("w", "c", "l"),
     seeds: Sequence[int] = (2026,),
     ks: Sequence[int] = (10, 20, 50),
     models: Sequence[str] | None = None,
@@ -178,7 +222,7 @@ def evaluate(
     Args:
         snapshot: the whole dataset (e.g. ``ingest.read_dataset(spec).to_snapshot()``).
         dataset: the dataset's name in the result rows.
-        protocols: any of ``"w"``, ``"c"``, ``"l"``.
+        protocols: any of ``"w"``, ``"c"``, ``"l"``, ``"h"``.
         seeds: split seeds.
         ks: metric cutoffs.
         models: model names to keep (case-insensitive); ``None`` = all of the protocol.
@@ -207,7 +251,7 @@ def evaluate(
     _check_names(models, fast)
     factory = model_factory or (lambda p: default_models(p, fast=fast))
     needs_text = any(m.name in TEXT_MODELS
-                     for p in {("c" if p == "c" else "w") for p in protocols}
+                     for p in {(p if p in ("c", "h") else "w") for p in protocols}
                      for m in _select(factory(p), models))
     if features is None:
         if needs_text:
@@ -219,9 +263,10 @@ def evaluate(
                 user=np.zeros((snapshot.num_users, 1), np.float32), encoder_id="none")
     versions = _versions(features.encoder_id if needs_text else None)
     rows: list[ResultRow] = []
-    # W and L share one split and one fit per model; C has its own.
+    # W and L share one split and one fit per model; C and H have their own.
     groups = [g for g in (("w", [p for p in ("w", "l") if p in protocols]),
-                          ("c", ["c"] if "c" in protocols else [])) if g[1]]
+                          ("c", ["c"] if "c" in protocols else []),
+                          ("h", ["h"] if "h" in protocols else [])) if g[1]]
     for seed in seeds:
         for fit_protocol, eval_protocols in groups:
             splits = {p: make_split(snapshot, p, seed) for p in eval_protocols}
@@ -237,12 +282,9 @@ def evaluate(
                     continue
                 seconds = time.perf_counter() - start
                 for p in eval_protocols:
-                    for m in _rank(model, splits[p], ks):
-                        rows.append(ResultRow(
-                            dataset=dataset, protocol=p.upper(), model=model.name, seed=seed,
-                            k=m.k, recall=m.recall, ndcg=m.ndcg, hit_rate=m.hit_rate,
-                            coverage=m.coverage, tail_share=m.tail_share, n_users=m.n_users,
-                            train_seconds=round(seconds, 3), device=device, versions=versions))
+                    for m, h in _rank(model, splits[p], ks):
+                        rows.append(_row(dataset, p.upper(), model.name, seed, seconds, device,
+                                         versions, m, h))
                     mine = [r for r in rows[-len(ks):] if r.protocol == p.upper()]
                     head = next((r for r in mine if r.k == 20), mine[-1])
                     logger.info("%s seed %d %s: NDCG@%d %.4f, Recall@%d %.4f (fit %.1fs)",
@@ -265,7 +307,7 @@ def format_table(rows: Iterable[ResultRow], k: int = 20) -> str:
     head = (f"| protocol | model | NDCG@{k} | Recall@{k} | HitRate@{k} | Coverage@{k} | "
             f"Tail share@{k} | users | seeds | NDCG ratio | Recall ratio |")
     lines = [head, "|" + "---|" * 11]
-    for protocol in [p for p in ("W", "C", "L") if any(r.protocol == p for r in rows)]:
+    for protocol in [p for p in ("W", "C", "L", "H") if any(r.protocol == p for r in rows)]:
         by_model: dict[str, list[ResultRow]] = {}
         for r in rows:
             if r.protocol == protocol:
@@ -287,7 +329,26 @@ def format_table(rows: Iterable[ResultRow], k: int = 20) -> str:
                     ratios = [f"{x} (best baseline)" for x in ratios]
             lines.append(f"| {protocol} | {model} | " + " | ".join(cells) +
                          f" | {rs[0].n_users} | {len(rs)} | {ratios[0]} | {ratios[1]} |")
-    return "\n".join(lines)
+    hybrid = [r for r in rows if r.protocol == "H" and r.new_share is not None]
+    return "\n".join(lines + (["", *_hybrid_table(hybrid, k)] if hybrid else []))
+
+
+def _hybrid_table(rows: list[ResultRow], k: int) -> list[str]:
+    """H's extra metrics (means over seeds): new items in the mixed top-k lists, and the
+    warm-only NDCG@k of those lists against the same model's warm-only ranking."""
+    head = (f"| H model | new share@{k} | new test share | users with new@{k} | "
+            f"new Recall@{k} | warm NDCG@{k} (mixed) | warm-only NDCG@{k} | warm drop |")
+    lines = [head, "|" + "---|" * 8]
+    by_model: dict[str, list[ResultRow]] = {}
+    for r in rows:
+        by_model.setdefault(r.model, []).append(r)
+    for model, rs in by_model.items():
+        means = {f: float(np.mean([getattr(r, f) for r in rs])) for f in HYBRID_FIELDS}
+        drop = (1.0 - means["warm_ndcg"] / means["warm_only_ndcg"]
+                if means["warm_only_ndcg"] > 0 else 0.0)
+        lines.append(f"| {model} | " + " | ".join(f"{means[f]:.4f}" for f in HYBRID_FIELDS)
+                     + f" | {100 * drop:.1f}% |")
+    return lines
 
 
 def write_jsonl(rows: Iterable[ResultRow], path: str | Path) -> Path:
@@ -314,7 +375,7 @@ def plot_results(rows: Iterable[ResultRow], path: str | Path, k: int = 20) -> Pa
     import matplotlib.pyplot as plt
 
     rows = [r for r in rows if r.k == k]
-    protocols = [p for p in ("W", "C", "L") if any(r.protocol == p for r in rows)]
+    protocols = [p for p in ("W", "C", "L", "H") if any(r.protocol == p for r in rows)]
     fig, axes = plt.subplots(1, max(len(protocols), 1), figsize=(5 * max(len(protocols), 1), 4),
                              squeeze=False)
     for ax, protocol in zip(axes[0], protocols, strict=False):

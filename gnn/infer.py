@@ -10,10 +10,11 @@ trained graph (:class:`gnn.trained.TrainedModel`)::
     z = mean(h_0 … h_L), L2-normalised
 
 ``H_l`` and ``d_j`` are the trained graph's layer-``l`` representations and degrees, so
-a few small matrix products per call, no torch and no full-graph forward. Neighbours'
-degrees are NOT incremented for the new node: re-embedding a trained node with an
-unchanged neighbourhood reproduces its trained embedding (up to float rounding), and a
-new node's neighbours do not "see" it until the next training run. Because
+a few small SciPy matrix products per call: no torch, no PyTorch Geometric (training's
+:class:`gnn.model.NormalizedLGConv` applies the same weights) and no full-graph forward.
+Neighbours' degrees are NOT incremented for the new node: re-embedding a trained node
+with an unchanged neighbourhood reproduces its trained embedding (up to float
+rounding), and a new node's neighbours do not "see" it until the next training run. Because
 ``z_raw = (h_0 + Σ_j w_j Σ_{l<L} H_l[j]) / (L + 1)`` is a sum over neighbours, the score
 ``z · e_i`` splits exactly into a part per neighbour plus the node's own ``h_0``
 (:func:`decompose_user`).

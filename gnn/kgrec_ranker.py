@@ -10,11 +10,13 @@ validation pairs are ~10% of the training signal (the measured trade-off is in
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from gnn.ablation import shuffle_item_attributes
 from gnn.config import KGRecConfig
 from gnn.features import NodeFeatures
 from gnn.long_tail import page_slots, rank_scores
@@ -27,7 +29,8 @@ from gnn.trained import TrainedModel
 from kg.snapshot import GraphSnapshot
 from kgrec.errors import TrainingError
 
-__all__ = ["KGREC_ABLATIONS", "KGRecRanker", "LongTailRanker", "kgrec_rankers"]
+__all__ = ["KGREC_ABLATIONS", "KGRecRanker", "LongTailRanker", "ShuffledKGRanker",
+           "kgrec_rankers"]
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +96,25 @@ class KGRecRanker:
         return self.scorer.score_trained(user_idx)
 
 
+class ShuffledKGRanker(KGRecRanker):
+    """``kgrec-shuffled-kg``: kgrec trained and scored on a graph whose item–attribute
+    edges are permuted among items with every degree kept
+    (:func:`gnn.ablation.shuffle_item_attributes`, seeded with the split seed). Only the
+    training snapshots change; the text features (computed from the real graph) and the
+    test pairs do not."""
+
+    def __init__(self, config: KGRecConfig | None = None, name: str = "kgrec-shuffled-kg",
+                 refit: bool = True, show_progress: bool | None = None) -> None:
+        super().__init__(config, name=name, refit=refit, show_progress=show_progress)
+
+    def fit(self, train: GraphSnapshot, context: EvalContext) -> None:
+        """Shuffle the attribute edges of ``train`` and ``fit_train`` alike, then fit."""
+        shuffled = shuffle_item_attributes(train, context.seed)
+        context = replace(context, fit_train=replace(
+            context.fit_train, item_attribute_index=shuffled.item_attribute_index))
+        super().fit(shuffled, context)
+
+
 class LongTailRanker:
     """``kgrec-tail``: the SAME trained model as ``base``, ranked with long-tail slots
     (``recommend(long_tail=True)``; see :mod:`gnn.long_tail`).
@@ -129,11 +151,13 @@ class LongTailRanker:
 
 
 def kgrec_rankers(config: KGRecConfig | None = None) -> list[Ranker]:
-    """kgrec, ``kgrec-tail`` (the same fitted model with long-tail slots) and the three
-    ablations ``kgrec-no-text``, ``kgrec-no-attributes``, ``kgrec-no-id``."""
+    """kgrec, ``kgrec-tail`` (the same fitted model with long-tail slots), the three
+    ablations ``kgrec-no-text``, ``kgrec-no-attributes``, ``kgrec-no-id`` and
+    ``kgrec-shuffled-kg``."""
     base = config or KGRecConfig()
     models: list[Ranker] = [KGRecRanker(base.with_overrides(**overrides), name=name)
                             for name, overrides in KGREC_ABLATIONS.items()]
     assert isinstance(models[0], KGRecRanker)
     models.insert(1, LongTailRanker(models[0]))
+    models.append(ShuffledKGRanker(base))
     return models

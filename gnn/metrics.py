@@ -13,6 +13,11 @@ ranks higher. Metrics (binary relevance, averaged over evaluated users):
 - Coverage@K = distinct items in all top-K lists / number of candidate items
 - Tail share@K = share of recommended slots filled by tail items
 
+On the hybrid protocol H (:func:`hybrid_metrics`), from the same top-K lists: the new
+(cold) items' share of the slots against their share of the test pairs, the share of users
+with at least one new item, new-item Recall@K, the NDCG@K of the lists counted on warm
+test items only, and the NDCG@K of the same model ranking warm items only.
+
 Ranking is vectorised per batch of users (a stable ``argsort`` of the permuted scores).
 """
 
@@ -28,9 +33,12 @@ import scipy.sparse as sp
 from kgrec.errors import TrainingError
 
 __all__ = [
+    "HybridMetrics",
     "RankingMetrics",
     "evaluate_scores",
+    "hybrid_metrics",
     "pair_matrix",
+    "ranked_lists",
     "ranking_metrics",
     "tie_permutation",
     "top_k",
@@ -51,6 +59,23 @@ class RankingMetrics:
     coverage: float
     tail_share: float
     n_users: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        """Plain dict of the fields."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class HybridMetrics:
+    """The H protocol's extra metrics at cutoff ``k`` (see :func:`hybrid_metrics`)."""
+
+    k: int
+    new_share: float
+    new_test_share: float
+    users_with_new: float
+    new_recall: float
+    warm_ndcg: float
+    warm_only_ndcg: float
 
     def as_dict(self) -> dict[str, float | int]:
         """Plain dict of the fields."""
@@ -158,6 +183,48 @@ def ranking_metrics(top: np.ndarray, relevant: sp.csr_matrix, ks: Sequence[int],
     return out
 
 
+def ranked_lists(
+    score: Callable[[np.ndarray], np.ndarray],
+    users: np.ndarray,
+    seen: sp.csr_matrix,
+    candidate_sets: Sequence[np.ndarray],
+    k: int,
+    seed: int,
+    batch_size: int = 1024,
+) -> list[np.ndarray]:
+    """Top-``k`` lists of ``users`` over each candidate set, from ONE score call per batch.
+
+    Args:
+        score: ``user_idx int64 [B] -> float [B, num_items]`` (e.g. ``Ranker.score``).
+        users: ``int64 [U]`` users to rank for.
+        seen: ``bool [num_users, num_items]`` items to exclude (train, validation).
+        candidate_sets: ``bool [num_items]`` masks; one ranked list per mask.
+        k: list length (capped at the number of items).
+        seed: split seed (ties: ``default_rng(seed + 99)``).
+        batch_size: users per ``score`` call.
+
+    Returns:
+        One ``int64 [U, min(k, num_items)]`` array per candidate set (``-1`` = empty slot).
+
+    Raises:
+        TrainingError: a score matrix has the wrong shape or contains NaN/+inf.
+    """
+    num_items = seen.shape[1]
+    perm = tie_permutation(num_items, seed)
+    k = min(k, num_items)
+    tops: list[list[np.ndarray]] = [[] for _ in candidate_sets]
+    for start in range(0, len(users), batch_size):
+        batch = np.asarray(users[start:start + batch_size], dtype=np.int64)
+        s = np.asarray(score(batch))
+        if s.shape != (len(batch), num_items):
+            raise TrainingError(f"score() must return shape ({len(batch)}, {num_items}), "
+                                f"got {s.shape}")
+        batch_seen = seen[batch].toarray() > 0
+        for out, candidates in zip(tops, candidate_sets, strict=True):
+            out.append(top_k(s, batch_seen | ~candidates[None, :], k, perm))
+    return [np.concatenate(t) if t else np.zeros((0, k), dtype=np.int64) for t in tops]
+
+
 def evaluate_scores(
     score: Callable[[np.ndarray], np.ndarray],
     users: np.ndarray,
@@ -188,20 +255,56 @@ def evaluate_scores(
     Raises:
         TrainingError: a score matrix has the wrong shape or contains NaN/+inf.
     """
-    num_items = relevant.shape[1]
-    perm = tie_permutation(num_items, seed)
-    k_max = min(max(ks), num_items)
-    tops = []
-    for start in range(0, len(users), batch_size):
-        batch = np.asarray(users[start:start + batch_size], dtype=np.int64)
-        s = np.asarray(score(batch))
-        if s.shape != (len(batch), num_items):
-            raise TrainingError(f"score() must return shape ({len(batch)}, {num_items}), "
-                                f"got {s.shape}")
-        exclude = (seen[batch].toarray() > 0) | ~candidates[None, :]
-        tops.append(top_k(s, exclude, k_max, perm))
-    top = np.concatenate(tops) if tops else np.zeros((0, k_max), dtype=np.int64)
+    top, = ranked_lists(score, users, seen, [candidates], max(ks), seed, batch_size)
     return ranking_metrics(top, relevant[users], ks, candidates, tail)
+
+
+def hybrid_metrics(top: np.ndarray, warm_top: np.ndarray, relevant: sp.csr_matrix,
+                   cold: np.ndarray, ks: Sequence[int]) -> list[HybridMetrics]:
+    """The H protocol's extra metrics at every ``k`` in ``ks``.
+
+    Args:
+        top: ``int64 [U, K]`` lists ranked over all items (``-1`` = empty slot).
+        warm_top: ``int64 [U, K]`` lists of the same model ranked over warm items only.
+        relevant: ``bool [U, num_items]`` CSR, row ``u`` = the test items of ``top[u]``'s
+            user; every row holds at least one cold and one warm item.
+        cold: ``bool [num_items]`` the new (cold) items.
+        ks: cutoffs.
+
+    Returns:
+        One :class:`HybridMetrics` per ``k``: ``new_share`` = cold items' share of the
+        filled top-k slots; ``new_test_share`` = cold items' share of the test pairs;
+        ``users_with_new`` = share of users with a cold item in their top k;
+        ``new_recall`` = Recall@k of the cold test items in the mixed lists;
+        ``warm_ndcg`` = NDCG@k of the mixed lists counted on warm test items only (a cold
+        item in the list is a miss at its position); ``warm_only_ndcg`` = NDCG@k of
+        ``warm_top`` on the same warm test items.
+    """
+    relevant = sp.csr_matrix(relevant, dtype=bool)
+    cold_cols = sp.diags(cold.astype(np.float32))
+    cold_rel = sp.csr_matrix(relevant.astype(np.float32) @ cold_cols, dtype=bool)
+    warm_rel = sp.csr_matrix(relevant.astype(np.float32) @ sp.diags((~cold).astype(np.float32)),
+                             dtype=bool)
+    cold_rel.eliminate_zeros()
+    warm_rel.eliminate_zeros()
+    all_items = np.ones(len(cold), bool)
+    no_tail = np.zeros(len(cold), bool)
+    new_recall = ranking_metrics(top, cold_rel, ks, all_items, no_tail)
+    warm_mixed = ranking_metrics(top, warm_rel, ks, all_items, no_tail)
+    warm_only = ranking_metrics(warm_top, warm_rel, ks, all_items, no_tail)
+    test_share = cold_rel.nnz / max(relevant.nnz, 1)
+    out = []
+    for i, k in enumerate(ks):
+        t = top[:, :k]
+        filled = t >= 0
+        is_new = filled & cold[np.where(filled, t, 0)]
+        out.append(HybridMetrics(
+            k=int(k), new_share=float(is_new.sum() / max(filled.sum(), 1)),
+            new_test_share=float(test_share),
+            users_with_new=float(is_new.any(axis=1).mean()) if len(t) else 0.0,
+            new_recall=new_recall[i].recall, warm_ndcg=warm_mixed[i].ndcg,
+            warm_only_ndcg=warm_only[i].ndcg))
+    return out
 
 
 def validation_ndcg(score: Callable[[np.ndarray], np.ndarray], seen: sp.csr_matrix,

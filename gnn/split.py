@@ -1,6 +1,6 @@
 """Train/validation/test splits of the evaluation protocol (``EVALUATION.md``).
 
-Three protocols, all deterministic in ``seed``:
+Four protocols, all deterministic in ``seed``:
 
 - ``"w"`` (warm): per user, in ascending user order, the user's distinct items in
   ascending item order are shuffled with ONE ``numpy.random.default_rng(seed)`` that is
@@ -19,6 +19,15 @@ Three protocols, all deterministic in ``seed``:
 - ``"l"`` (long tail): the W split, where "head" items are the top 20%
   (``floor(0.2 n_items)``) by train interaction count, ties broken by ascending item row;
   test pairs are restricted to tail items and only users with a tail test item count.
+- ``"h"`` (hybrid, ColdRec/ALDI's "overall" setting): the cold items are drawn as in C
+  and all their interactions go to test; the warm interactions are split as in W (fresh
+  generator ``seed``) and their test part joins the test set. Evaluated users: those with
+  at least one warm AND one cold test item; candidates: all items. Validation mirrors
+  this inside the train part: ``floor(0.15 n_warm)`` pseudo-cold items are drawn from
+  the warm items (ascending rows) with ``default_rng(seed + 1)``; all their train pairs
+  are validation pairs, and the other train pairs are split per user as in W (a fresh
+  generator seeded ``seed + 1``, 10% to validation). Validation candidates: every item
+  except the (real) cold items, which no train or validation pair may touch.
 
 Every split carries a ``tail`` mask computed the same way from its own train part, so
 "tail share" is defined for all protocols.
@@ -36,11 +45,12 @@ from gnn.long_tail import HEAD_FRACTION, tail_items
 from kg.snapshot import GraphSnapshot
 from kgrec.errors import ConfigError
 
-__all__ = ["PROTOCOLS", "Split", "head_items", "make_split", "split_pairs"]
+__all__ = ["PROTOCOLS", "Split", "draw_cold_items", "head_items", "make_split",
+           "pseudo_cold_pairs", "split_pairs"]
 
 logger = logging.getLogger(__name__)
 
-PROTOCOLS: tuple[str, ...] = ("w", "c", "l")
+PROTOCOLS: tuple[str, ...] = ("w", "c", "l", "h")
 TRAIN_FRACTION = 0.8
 FIT_FRACTION = 0.9
 COLD_FRACTION = 0.15
@@ -51,7 +61,7 @@ class Split:
     """One protocol's split of a snapshot. All index arrays are ``int64``.
 
     Attributes:
-        protocol: ``"w"``, ``"c"`` or ``"l"``.
+        protocol: ``"w"``, ``"c"``, ``"l"`` or ``"h"``.
         seed: the split seed.
         snapshot: the full graph (all interactions).
         train: the graph with only the train interactions (validation included).
@@ -61,9 +71,9 @@ class Split:
         candidates: ``bool [num_items]`` items that may be recommended.
         users: ``[U]`` evaluated users, ascending (each has at least one test pair).
         tail: ``bool [num_items]`` non-head items by train count.
-        cold_items: ``[n_cold]`` cold item rows (empty unless protocol ``"c"``).
+        cold_items: ``[n_cold]`` cold item rows (empty unless protocol ``"c"`` or ``"h"``).
         valid_candidates: ``bool [num_items]`` candidates when ranking ``valid``
-            (warm items for ``"c"``, since validation holds warm items only).
+            (warm items for ``"c"`` and ``"h"``: validation never holds a cold item).
     """
 
     protocol: str
@@ -135,12 +145,52 @@ def _mask_of(snapshot: GraphSnapshot, pairs: np.ndarray) -> np.ndarray:
     return np.isin(key, pairs[0] * n + pairs[1])
 
 
+def draw_cold_items(n_items: int, seed: int) -> np.ndarray:
+    """The C/H cold items: ``floor(0.15 n_items)`` rows drawn with
+    ``default_rng(seed).choice(n_items, size, replace=False)``, ascending."""
+    size = math.floor(COLD_FRACTION * n_items)
+    return np.sort(np.random.default_rng(seed).choice(n_items, size, replace=False))
+
+
+def pseudo_cold_pairs(pairs: np.ndarray, items: np.ndarray, seed: int) -> np.ndarray:
+    """``bool [E]``: the pairs of ``floor(0.15 len(items))`` pseudo-cold items drawn from
+    ``items`` (ascending rows) with ``default_rng(seed).choice(..., replace=False)``.
+
+    The validation counterpart of :func:`draw_cold_items`: the hybrid split's validation,
+    and the cold-start baselines' tuning on C, hold all pairs of these items out.
+    """
+    items = np.sort(np.asarray(items, np.int64))
+    size = math.floor(COLD_FRACTION * len(items))
+    chosen = np.random.default_rng(seed).choice(items, size, replace=False) if size else items[:0]
+    return np.isin(pairs[1], chosen)
+
+
+def _hybrid_parts(pairs: np.ndarray, cold: np.ndarray, n_items: int, seed: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(train_pairs, fit_pairs, valid_pairs, test)`` of the hybrid split."""
+    is_cold = np.isin(pairs[1], cold)
+    warm_pairs = pairs[:, ~is_cold]
+    train_mask, test_mask = split_pairs(warm_pairs, seed, TRAIN_FRACTION)
+    train_pairs = warm_pairs[:, train_mask]
+    test = _sorted_pairs(np.hstack([warm_pairs[:, test_mask], pairs[:, is_cold]]), n_items)
+    pseudo = pseudo_cold_pairs(train_pairs, np.setdiff1d(np.arange(n_items), cold), seed + 1)
+    rest = train_pairs[:, ~pseudo]
+    fit_mask, valid_mask = split_pairs(rest, seed + 1, FIT_FRACTION)
+    valid = _sorted_pairs(np.hstack([rest[:, valid_mask], train_pairs[:, pseudo]]), n_items)
+    both = np.intersect1d(test[0, np.isin(test[1], cold)], test[0, ~np.isin(test[1], cold)])
+    return train_pairs, rest[:, fit_mask], valid, test[:, np.isin(test[0], both)]
+
+
+def _sorted_pairs(pairs: np.ndarray, n_items: int) -> np.ndarray:
+    return _distinct_pairs(pairs, n_items) if pairs.shape[1] else pairs.astype(np.int64)
+
+
 def make_split(snapshot: GraphSnapshot, protocol: str, seed: int = 2026) -> Split:
     """Build the ``protocol`` split of ``snapshot`` (see the module docstring).
 
     Args:
         snapshot: the full graph; every interaction is one implicit positive.
-        protocol: ``"w"``, ``"c"`` or ``"l"``.
+        protocol: ``"w"``, ``"c"``, ``"l"`` or ``"h"``.
         seed: split seed.
 
     Returns:
@@ -155,20 +205,23 @@ def make_split(snapshot: GraphSnapshot, protocol: str, seed: int = 2026) -> Spli
     n_items = snapshot.num_items
     pairs = _distinct_pairs(snapshot.interaction_index, n_items)
     cold = np.zeros(0, dtype=np.int64)
-    if protocol == "c":
-        size = math.floor(COLD_FRACTION * n_items)
-        cold = np.sort(np.random.default_rng(seed).choice(n_items, size, replace=False))
-        is_cold = np.isin(pairs[1], cold)
-        warm_pairs, test = pairs[:, ~is_cold], pairs[:, is_cold]
-        train_mask, _ = split_pairs(warm_pairs, seed, TRAIN_FRACTION)
-        train_pairs = warm_pairs[:, train_mask]
+    if protocol == "h":
+        cold = draw_cold_items(n_items, seed)
+        train_pairs, fit_pairs, valid, test = _hybrid_parts(pairs, cold, n_items, seed)
     else:
-        train_mask, test_mask = split_pairs(pairs, seed, TRAIN_FRACTION)
-        train_pairs, test = pairs[:, train_mask], pairs[:, test_mask]
-    fit_mask, valid_mask = split_pairs(train_pairs, seed + 1, FIT_FRACTION)
-    valid = train_pairs[:, valid_mask]
+        if protocol == "c":
+            cold = draw_cold_items(n_items, seed)
+            is_cold = np.isin(pairs[1], cold)
+            warm_pairs, test = pairs[:, ~is_cold], pairs[:, is_cold]
+            train_mask, _ = split_pairs(warm_pairs, seed, TRAIN_FRACTION)
+            train_pairs = warm_pairs[:, train_mask]
+        else:
+            train_mask, test_mask = split_pairs(pairs, seed, TRAIN_FRACTION)
+            train_pairs, test = pairs[:, train_mask], pairs[:, test_mask]
+        fit_mask, valid_mask = split_pairs(train_pairs, seed + 1, FIT_FRACTION)
+        valid, fit_pairs = train_pairs[:, valid_mask], train_pairs[:, fit_mask]
     train = snapshot.with_interactions(_mask_of(snapshot, train_pairs))
-    fit_train = snapshot.with_interactions(_mask_of(snapshot, train_pairs[:, fit_mask]))
+    fit_train = snapshot.with_interactions(_mask_of(snapshot, fit_pairs))
     tail = ~head_items(train)
     candidates = np.ones(n_items, dtype=bool)
     valid_candidates = np.ones(n_items, dtype=bool)
@@ -176,6 +229,8 @@ def make_split(snapshot: GraphSnapshot, protocol: str, seed: int = 2026) -> Spli
         candidates = np.zeros(n_items, dtype=bool)
         candidates[cold] = True
         valid_candidates = ~candidates
+    elif protocol == "h":
+        valid_candidates[cold] = False
     elif protocol == "l":
         test = test[:, tail[test[1]]]
     users = np.unique(test[0])

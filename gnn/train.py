@@ -95,7 +95,7 @@ def _validate(model: KGRecModel, inputs: EpochInputs, seen: sp.csr_matrix,
     model.eval()
     _, off_i, off_a = inputs.graph.offsets
     with torch.no_grad():
-        z = model(inputs.x, inputs.graph.adj).float()
+        z = model(inputs.x, inputs.graph.edge_index, inputs.graph.edge_weight).float()
         zu = torch.nn.functional.normalize(z[:off_i], dim=1)
         zi = torch.nn.functional.normalize(z[off_i:off_a], dim=1)
 
@@ -114,7 +114,8 @@ def freeze(model: KGRecModel, graph: HomogeneousGraph, x: dict[str, torch.Tensor
 
     model.eval()
     with torch.no_grad():
-        stacked = torch.stack(model.propagate(model.layer0(x), graph.adj), 0).float().cpu()
+        layers = model.propagate(model.layer0(x), graph.edge_index, graph.edge_weight)
+        stacked = torch.stack(layers, 0).float().cpu()
     final = stacked.mean(0).numpy()
     if not np.isfinite(final).all():
         raise TrainingError("final embeddings contain NaN or inf; lower lr or check features")

@@ -11,9 +11,11 @@ process. Everything it writes lives under ``settings.home / "neo4j"``::
     └── credentials.json     user, generated password, bolt port (mode 600)
 
 The jars come from Maven Central through ``kg/neo4j/pom.xml`` into
-``settings.cache_dir / "neo4j" / <version> / "lib"``, shared by every home. Only
-Bolt is enabled, on ``127.0.0.1`` and a free port, so several homes can run
-servers side by side. Production deployments set ``NEO4J_URI`` instead.
+``settings.cache_dir / "neo4j" / <version>-<pom hash> / "lib"``, shared by every home.
+Bolt and HTTP (Neo4j Browser at ``/browser/``, and the HTTP API) listen on ``127.0.0.1``
+only, each on a free port, so several homes can run servers side by side; both ask for
+the generated password (HTTPS stays off). Production deployments set ``NEO4J_URI``
+instead.
 
 The home is private (``KGREC_HOME`` and every folder 0700, every file 0600: the server
 runs with umask 077, and a start tightens an older home), and the generated password is
@@ -45,6 +47,7 @@ from pydantic import SecretStr
 from kg.server_files import (
     PRIVATE_UMASK,
     fetch_jars,
+    jar_cache_dir,
     open_private,
     secure_tree,
     set_initial_password,
@@ -54,7 +57,7 @@ from kg.server_files import (
 from kgrec.errors import ServerError
 from kgrec.settings import Settings, private_dir, register_secret
 
-__all__ = ["Credentials", "LocalNeo4j", "ServerStatus"]
+__all__ = ["Credentials", "LocalNeo4j", "ServerStatus", "browser_url"]
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +85,8 @@ class ServerStatus:
     uri: str | None
     home: Path
     log_path: Path
+    #: Neo4j Browser on the loopback HTTP connector (None when not running)
+    browser_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,7 @@ class LocalNeo4j:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.home = settings.home / "neo4j"
-        self.lib_dir = settings.cache_dir / "neo4j" / settings.neo4j.version / "lib"
+        self.lib_dir = jar_cache_dir(settings.cache_dir, settings.neo4j.version)
         self.conf_dir = self.home / "conf"
         self.data_dir = self.home / "data"
         self.logs_dir = self.home / "logs"
@@ -176,12 +181,17 @@ class LocalNeo4j:
                            password=SecretStr(str(state["password"])))
 
     def status(self) -> ServerStatus:
-        """Whether this home's server process is alive, with its pid and URI."""
+        """Whether this home's server process is alive, with its pid, Bolt URI and the
+        URL of Neo4j Browser (log in as ``neo4j`` with the password of
+        ``credentials.json``)."""
         pid = self._pid()
-        uri = self._read_state().get("uri")
-        return ServerStatus(running=pid is not None, pid=pid,
-                            uri=str(uri) if uri and pid is not None else None,
-                            home=self.home, log_path=self.log_path)
+        state = self._read_state()
+        uri, http_port = state.get("uri"), state.get("http_port")
+        running = pid is not None
+        return ServerStatus(running=running, pid=pid,
+                            uri=str(uri) if uri and running else None,
+                            home=self.home, log_path=self.log_path,
+                            browser_url=browser_url(http_port) if running else None)
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -258,14 +268,17 @@ class LocalNeo4j:
                   self.home / "import", self.home / "plugins"):
             private_dir(d)
         port = _free_port(state.get("port"))
+        http_port = _free_port(state.get("http_port"), taken=port)
         uri = f"bolt://127.0.0.1:{port}"
-        state.update(port=port, uri=uri, user="neo4j", version=self.settings.neo4j.version)
+        state.update(port=port, http_port=http_port, uri=uri, user="neo4j",
+                     version=self.settings.neo4j.version)
         if not isinstance(state.get("password"), str):
-            state["password"] = secrets.token_urlsafe(24)
+            # hex: a password starting with "-" would read as an option of neo4j-admin
+            state["password"] = secrets.token_hex(24)
             state["initialized"] = False
         register_secret(str(state["password"]))
         self._write_state(state)
-        self._write_conf(port)
+        self._write_conf(port, http_port)
         if not state.get("initialized") and not (self.data_dir / "databases" / "system").exists():
             try:
                 set_initial_password(java, lib, self.home, self.conf_dir,
@@ -275,7 +288,7 @@ class LocalNeo4j:
                                   ) from e
         return uri, state
 
-    def _write_conf(self, port: int) -> None:
+    def _write_conf(self, port: int, http_port: int) -> None:
         s = self.settings.neo4j
         h = self.home
         lines = [
@@ -284,7 +297,10 @@ class LocalNeo4j:
             "server.default_advertised_address=127.0.0.1",
             f"server.bolt.listen_address=127.0.0.1:{port}",
             f"server.bolt.advertised_address=127.0.0.1:{port}",
-            "server.http.enabled=false",
+            # Neo4j Browser for analysts: loopback only, behind the same login as Bolt
+            "server.http.enabled=true",
+            f"server.http.listen_address=127.0.0.1:{http_port}",
+            f"server.http.advertised_address=127.0.0.1:{http_port}",
             "server.https.enabled=false",
             "dbms.security.auth_enabled=true",
             "dbms.security.auth_max_failed_attempts=0",
@@ -418,18 +434,28 @@ def _set_initial_password(uri: str, password: str) -> None:
     logger.info("set the generated password of the local Neo4j user 'neo4j'")
 
 
-def _free_port(preferred: object = None) -> int:
-    """``preferred`` when it is free on 127.0.0.1, else one the kernel picks."""
-    if isinstance(preferred, int) and preferred > 0:
+def browser_url(http_port: object) -> str | None:
+    """``http://127.0.0.1:PORT/browser/`` for a stored HTTP port (None for none: a server
+    started by an older kgrec, HTTP off, until its next start)."""
+    return f"http://127.0.0.1:{http_port}/browser/" if isinstance(http_port, int) else None
+
+
+def _free_port(preferred: object = None, taken: int | None = None) -> int:
+    """``preferred`` when it is free on 127.0.0.1, else one the kernel picks; never
+    ``taken`` (the port just chosen for another connector)."""
+    if isinstance(preferred, int) and preferred > 0 and preferred != taken:
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", preferred))
                 return preferred
             except OSError:
                 pass
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port != taken:
+            return port
 
 
 def _alive(pid: int) -> bool:

@@ -15,6 +15,8 @@ file (``@file``, mode 600) that is deleted at once.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import importlib.resources
 import logging
 import os
@@ -27,8 +29,8 @@ from pathlib import Path
 
 from kgrec.errors import ServerError
 
-__all__ = ["PRIVATE_UMASK", "fetch_jars", "open_private", "secure_tree", "set_initial_password",
-           "tail", "write_private"]
+__all__ = ["PRIVATE_UMASK", "fetch_jars", "jar_cache_dir", "open_private", "secure_tree",
+           "set_initial_password", "tail", "write_private"]
 
 logger = logging.getLogger(__name__)
 
@@ -106,8 +108,23 @@ def set_initial_password(java: str, lib: Path, home: Path, conf_dir: Path,
         raise ServerError(f"neo4j-admin dbms set-initial-password exited {proc.returncode}")
 
 
+def _pom() -> bytes:
+    return importlib.resources.files("kg").joinpath("neo4j/pom.xml").read_bytes()
+
+
+def jar_cache_dir(cache_dir: Path, version: str) -> Path:
+    """The ``lib`` folder of Neo4j ``version``'s jars: ``cache_dir/neo4j/<version>-<pom
+    hash>/lib``. Keyed by the pom's content too, so a jar added to ``kg/neo4j/pom.xml``
+    (Neo4j Browser, say) is fetched once by an install that cached the older list."""
+    digest = hashlib.sha256(_pom()).hexdigest()[:12]
+    return cache_dir / "neo4j" / f"{version}-{digest}" / "lib"
+
+
 def fetch_jars(lib_dir: Path, version: str) -> Path:
     """Fetch Neo4j ``version``'s jars into ``lib_dir`` with Maven unless a complete copy is there.
+
+    Concurrent fetches of one ``lib_dir`` (two test sessions, say) take turns on a lock
+    file beside it: the second finds the first one's copy complete.
 
     Returns:
         The ``lib`` folder holding the jars.
@@ -118,16 +135,24 @@ def fetch_jars(lib_dir: Path, version: str) -> Path:
     marker = lib_dir.parent / _MARKER
     if marker.is_file() and lib_dir.is_dir():
         return lib_dir
+    lib_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(lib_dir.parent / "fetch.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.is_file() and lib_dir.is_dir():
+            return lib_dir
+        return _fetch_unlocked(lib_dir, version, marker)
+
+
+def _fetch_unlocked(lib_dir: Path, version: str, marker: Path) -> Path:
     mvn = shutil.which("mvn")
     if mvn is None:
         raise ServerError("Apache Maven ('mvn') is needed to fetch the Neo4j jars once; "
                           f"install it or put the jars into {lib_dir} and create {marker}")
-    lib_dir.parent.mkdir(parents=True, exist_ok=True)
     logger.info("fetching Neo4j %s jars into %s", version, lib_dir)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(dir=lib_dir.parent) as tmp:
         pom = Path(tmp) / "pom.xml"
-        pom.write_bytes(importlib.resources.files("kg").joinpath("neo4j/pom.xml").read_bytes())
+        pom.write_bytes(_pom())
         out = Path(tmp) / "lib"
         cmd = [mvn, "-q", "-B", "-f", str(pom), f"-Dneo4j.version={version}",
                "dependency:copy-dependencies", f"-DoutputDirectory={out}"]

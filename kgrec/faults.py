@@ -18,10 +18,26 @@ from __future__ import annotations
 import os
 import signal
 
-__all__ = ["CRASH_ENV", "PAUSE_DIR_ENV", "PAUSE_ENV", "crash_point", "pause_point"]
+__all__ = ["CRASH_ENV", "CRASH_POINTS", "PAUSE_DIR_ENV", "PAUSE_ENV", "PAUSE_POINTS",
+           "crash_point", "pause_point"]
 
 #: the environment variable naming the crash points to die at
 CRASH_ENV = "KGREC_CRASH_AT"
+
+#: every named crash point, and what has been committed when a process dies there
+#: (``benchmarks/robustness.py`` checks that each one is exercised by a kill test)
+CRASH_POINTS: dict[str, str] = {
+    "load.after_items": "a catalog load: the items, not the users and interactions",
+    "load.after_users": "a catalog load: items and users, not the interactions",
+    "write_back.after_items": "a training write-back: the items, not the users",
+    "publish.before_latest": "a trained model saved, models/latest not moved yet",
+    "add_items.after_text": "add_items: the new text, not its embedding",
+    "add_interactions.after_edges": "add_interactions: the edges, not the users' embeddings",
+    "watch.after_file": "the ingest watcher: a file's items, not its saved state",
+    "watch.after_quarantine": "the ingest watcher: a bad file moved aside, state not saved",
+    "serve.items.before_reply": "POST /v1/items: everything, the reply not sent",
+    "serve.interactions.before_reply": "POST /v1/interactions: everything, the reply not sent",
+}
 
 
 def crash_point(name: str) -> None:
@@ -35,6 +51,12 @@ def crash_point(name: str) -> None:
 #: two named pipes, ``reached`` and ``go``
 PAUSE_ENV = "KGREC_PAUSE_AT"
 PAUSE_DIR_ENV = "KGREC_PAUSE_DIR"
+
+#: every named pause point, and the window a race test runs another writer in
+PAUSE_POINTS: dict[str, str] = {
+    "add_items.before_embedding": "add_items: text written and embedded, embedding not "
+                                  "stored (its compare-and-set not run)",
+}
 
 
 def pause_point(name: str) -> None:

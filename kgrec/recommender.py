@@ -176,7 +176,10 @@ class Recommender:
         self._cache_lock = threading.Lock()
         self._lock = threading.RLock()
         self.sync = StateSync(driver, self.database, TextFeatures(self._encode, self._encode))
-        self._state = self.sync.load(ServingState.of_model(trained))
+        # set before the load: embedding an item left stale by a crash (its text written,
+        # not its embedding) reads self.model to open the encoder
+        self._state = ServingState.of_model(trained)
+        self._state = self.sync.load(self._state)
         #: wall time (Unix s) of the last successful read of Neo4j's changes
         self.refreshed_at = time.time()
         #: refreshes that failed (Neo4j down), and the last one's message (None once a

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import itertools
 import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,35 +24,133 @@ if TYPE_CHECKING:
     import neo4j
 
     from gnn.trained import TrainedModel
+    from ingest.validation import OnError, RejectLog
+    from kg.records import InteractionRecord
     from kg.snapshot import GraphSnapshot
     from kgrec.settings import Settings
 
-__all__ = ["ingest_file", "quarantine_file", "train_from_graph", "watch_folder"]
+__all__ = ["FileSummary", "InteractionIngest", "ingest_file", "is_interactions_file",
+           "quarantine_file", "train_from_graph", "watch_folder"]
 
 logger = logging.getLogger(__name__)
 
 
-def ingest_file(rec: Recommender, path: Path, *, rejects_path: Path | None = None,
-                batch_size: int = 1_000) -> IngestSummary:
-    """Validate ``path`` (``.jsonl`` or ``.csv`` items, see :mod:`ingest.catalog`) and add
-    its items with :meth:`Recommender.add_items`; bad records are skipped and logged.
+@dataclass(frozen=True)
+class InteractionIngest:
+    """What ingesting an interactions file did (:func:`ingest_file`).
+
+    Attributes:
+        interactions: interaction rows written (repeated pairs merged by the writer).
+        users: distinct users folded in at once.
+        rejected: invalid rows (``on_error="skip"``), an unknown item among them.
+        reasons: one message per rejected row (when no reject file was given).
+        seconds: wall time.
+    """
+
+    interactions: int = 0
+    users: int = 0
+    rejected: int = 0
+    reasons: tuple[str, ...] = field(default=())
+    seconds: float = 0.0
+
+
+#: what :func:`ingest_file` returns for an items file, or for an interactions file
+FileSummary = IngestSummary | InteractionIngest
+
+#: the suffixes the watcher picks up (the catalog readers' file types)
+WATCHED_SUFFIXES = (".jsonl", ".ndjson", ".csv")
+
+
+def is_interactions_file(path: Path) -> bool:
+    """Whether ``path`` holds interactions rather than items, the way a catalog folder
+    tells them apart: a file named ``interactions*`` (which must be a CSV), or a CSV whose
+    header has ``user_id`` and ``item_id`` columns (an items CSV has ``id``)."""
+    if path.name.lower().startswith("interactions"):
+        return True
+    if path.suffix.lower() != ".csv":
+        return False
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            header = next(csv.reader([f.readline(65_536)]), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False  # the items reader reports what is wrong with it
+    return {"user_id", "item_id"} <= {c.strip() for c in header}
+
+
+class _ServedItems:
+    """The items ``rec`` serves, as a container of ids (an interaction with another item
+    is a bad record)."""
+
+    def __init__(self, rec: Recommender) -> None:
+        self._catalog = rec.state.catalog
+
+    def __contains__(self, item_id: object) -> bool:
+        row = self._catalog.row_of(str(item_id))
+        return row is not None and not self._catalog.deleted[row]
+
+
+def ingest_file(rec: Recommender, path: Path, *, on_error: OnError = "skip",
+                rejects_path: Path | None = None, batch_size: int = 1_000) -> FileSummary:
+    """Validate ``path`` and add what it holds: items (``.jsonl``/``.csv``, see
+    :mod:`ingest.catalog`) with :meth:`Recommender.add_items`, or interactions (see
+    :func:`is_interactions_file`) with :meth:`Recommender.add_interactions`, whose items
+    must be served already.
 
     Idempotent: a file ingested again (after a crash, say) changes nothing more.
 
+    Args:
+        rec: the recommender that adds the records.
+        path: the file.
+        on_error: ``"skip"`` leaves bad records out (counted, and written to
+            ``rejects_path``); ``"fail"`` reads the whole file first and raises at its
+            first bad record, writing nothing.
+        rejects_path: reject file (JSONL) for ``on_error="skip"``.
+        batch_size: records per write/encode batch.
+
+    Returns:
+        :class:`~kgrec.results.IngestSummary` for items, :class:`InteractionIngest` for
+        interactions.
+
     Raises:
+        RecordError: a bad record with ``on_error="fail"``.
         IngestError: the file is missing, unreadable, holds no records or has a bad
             header (a ``RecordError`` at line 1).
     """
-    from ingest.catalog import iter_items
-    from ingest.validation import RejectLog
+    from ingest.catalog import iter_interactions, iter_items
+    from ingest.validation import RejectLog, check_on_error
 
-    with RejectLog(rejects_path) as log:
+    check_on_error(on_error)
+    interactions = is_interactions_file(path)
+    served = _ServedItems(rec) if interactions else None
+    if on_error == "fail":  # every record checked before the first write
+        for _ in (iter_interactions(path, known_items=served) if served is not None
+                  else iter_items(path)):
+            pass
+    with RejectLog(rejects_path if on_error == "skip" else None) as log:
+        if served is not None:
+            return _add_interactions(rec, iter_interactions(
+                path, known_items=served, on_error="skip", rejects=log), log,
+                keep_reasons=rejects_path is None, batch_size=batch_size)
         summary = rec.add_items(iter_items(path, on_error="skip", rejects=log),
                                 batch_size=batch_size)
         reasons = tuple(e["reason"] for e in log.entries) if rejects_path is None else ()
         return IngestSummary(summary.added, summary.updated, summary.unchanged,
                              summary.rejected + log.count, summary.reasons + reasons,
                              summary.seconds)
+
+
+def _add_interactions(rec: Recommender, records: Iterable[InteractionRecord], log: RejectLog,
+                      *, keep_reasons: bool, batch_size: int) -> InteractionIngest:
+    t0 = time.perf_counter()
+    written = 0
+    users: set[str] = set()
+    it = iter(records)
+    while batch := list(itertools.islice(it, batch_size)):
+        written += rec.add_interactions(batch).interactions
+        users.update(r.user_id for r in batch)
+    reasons = tuple(e["reason"] for e in log.entries) if keep_reasons else ()
+    return InteractionIngest(written, len(users), log.count, reasons,
+                             time.perf_counter() - t0)
 
 
 def _load_state(path: Path) -> dict[str, float]:
@@ -104,13 +205,13 @@ def _why(error: Exception) -> str:
 
 
 def _ingest_or_quarantine(rec: Recommender, path: Path, rejects: Path | None,
-                          quarantine_dir: Path) -> IngestSummary | Path:
+                          quarantine_dir: Path, on_error: OnError) -> FileSummary | Path:
     """Ingest one file; a file that cannot be ingested is quarantined (its new path
     returned). Errors of Neo4j or the encoder are not the file's fault: they propagate."""
     from kgrec.errors import IngestError
 
     try:
-        return ingest_file(rec, path, rejects_path=rejects)
+        return ingest_file(rec, path, on_error=on_error, rejects_path=rejects)
     except IngestError as e:
         error: Exception = e
     except KGRecError:
@@ -125,16 +226,20 @@ def _ingest_or_quarantine(rec: Recommender, path: Path, rejects: Path | None,
 
 def watch_folder(rec: Recommender, folder: Path, state_path: Path, *, interval: float = 5.0,
                  rejects_dir: Path | None = None, quarantine_dir: Path | None = None,
-                 on_file: Callable[[Path, IngestSummary], None] | None = None,
+                 on_file: Callable[[Path, FileSummary], None] | None = None,
                  on_quarantine: Callable[[Path, Path], None] | None = None,
-                 max_rounds: int | None = None) -> int:
-    """Poll ``folder`` for ``*.jsonl`` files and ingest each new (or modified) one once.
+                 max_rounds: int | None = None, on_error: OnError = "skip") -> int:
+    """Poll ``folder`` for ``*.jsonl``, ``*.ndjson`` and ``*.csv`` files and ingest each
+    new (or modified) one once with :func:`ingest_file`: items, or interactions (see
+    :func:`is_interactions_file`; each poll takes the item files first, so interactions
+    that arrive with their items find them).
 
     Processed files and their mtimes are kept in ``state_path`` (JSON, written
     atomically after each file), so a restart does not ingest them again; a file whose
     state was not saved (a crash right after its items were written) is ingested again,
     which changes nothing (``add_items`` is idempotent). A file that cannot be ingested
-    (not UTF-8 at its start, no records, a bad header, a reader bug) is moved into
+    (not UTF-8 at its start, no records, a bad header, a bad record with
+    ``on_error="fail"``, a reader bug) is moved into
     ``quarantine_dir`` with a ``<name>.reason.txt`` beside it, and the watcher goes on
     with the next file. Write a file under another name and rename it into ``folder``,
     so the watcher never reads one half written. Runs until interrupted (or
@@ -150,6 +255,8 @@ def watch_folder(rec: Recommender, folder: Path, state_path: Path, *, interval: 
         on_file: called with each ingested file and its summary.
         on_quarantine: called with each quarantined file and where it went.
         max_rounds: stop after this many polls.
+        on_error: ``"skip"`` (bad records left out) or ``"fail"`` (a file with one is
+            quarantined whole), as in :func:`ingest_file`.
 
     Returns:
         Number of files ingested (quarantined files not counted).
@@ -167,7 +274,7 @@ def watch_folder(rec: Recommender, folder: Path, state_path: Path, *, interval: 
         for path, mtime in _pending(folder, state):
             rejects = rejects_dir / f"{path.stem}.rejects.jsonl" if rejects_dir else None
             key = str(path.resolve())
-            result = _ingest_or_quarantine(rec, path, rejects, quarantine_dir)
+            result = _ingest_or_quarantine(rec, path, rejects, quarantine_dir, on_error)
             if isinstance(result, Path):
                 crash_point("watch.after_quarantine")
                 state.pop(key, None)  # gone from the folder; a fixed copy is new
@@ -190,9 +297,11 @@ def watch_folder(rec: Recommender, folder: Path, state_path: Path, *, interval: 
 
 
 def _pending(folder: Path, state: dict[str, float]) -> list[tuple[Path, float]]:
-    """The ``*.jsonl`` files of ``folder`` not yet done at their current mtime."""
+    """The files of ``folder`` not yet done at their current mtime: items, then
+    interactions, each by name."""
     out = []
-    for path in sorted(folder.glob("*.jsonl")):
+    paths = (p for p in folder.iterdir() if p.suffix.lower() in WATCHED_SUFFIXES)
+    for path in sorted(paths, key=lambda p: (is_interactions_file(p), p.name)):
         try:
             mtime = path.stat().st_mtime
         except FileNotFoundError:  # removed since the listing

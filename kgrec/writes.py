@@ -128,6 +128,7 @@ def write_interactions(sync: StateSync, state: ServingState,
                               f"{r.item_id!r}", field="item_id")
     written = GraphWriter(sync.driver, sync.database, show_progress=False) \
         .write_interactions(records)
+    crash_point("add_interactions.after_edges")
     ids = list(dict.fromkeys(r.user_id for r in records))
     state = sync.apply_users(state, list(read_users(sync.driver, ids, sync.database).values()))
     folded = [(u, s.vector) for u in ids if (s := state.users.get(u)) is not None

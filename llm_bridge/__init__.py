@@ -6,7 +6,7 @@ Never imports ``neo4j`` or ``kg``; rows of every matrix follow the caller's text
 from __future__ import annotations
 
 from llm_bridge.cache import CacheStats, FeatureStore
-from llm_bridge.encoder import TextEncoder, TextKind
+from llm_bridge.encoder import LengthReport, LongText, TextEncoder, TextKind
 from llm_bridge.text import (
     DEFAULT_ITEM_TEMPLATE,
     attribute_text,
@@ -20,6 +20,8 @@ __all__ = [
     "DEFAULT_ITEM_TEMPLATE",
     "CacheStats",
     "FeatureStore",
+    "LengthReport",
+    "LongText",
     "TextEncoder",
     "TextKind",
     "attribute_text",

@@ -11,8 +11,11 @@ What is cached where:
   always writes. Files are private (folders 0700, files 0600).
 
 Key of a text = ``sha256(encoder.fingerprint, kind, normalised text)``. The fingerprint
-covers the model files, ``max_length``, prefixes, pooling and compute dtype, so changing
-any of them misses the cache; changing one description misses for that text only.
+covers the model files, ``max_length`` and the window it gives, what is done with a text
+longer than the window (``long_text``: chunked and pooled, or truncated), the text rule's
+version (``llm_bridge.text.TEXT_RULE``: normalisation, item template), prefixes, pooling
+and compute dtype, so changing any of them misses the cache (features of an older rule are
+never served); changing one description misses for that text only.
 
 Storage design::
 
@@ -69,6 +72,7 @@ import numpy as np
 from kgrec.errors import EncoderError
 from kgrec.settings import private_dir
 from llm_bridge.encoder import TextEncoder, TextKind
+from llm_bridge.text import TEXT_RULE
 
 __all__ = ["CacheStats", "FeatureStore"]
 
@@ -176,6 +180,8 @@ class FeatureStore:
                 _atomic_write(info, json.dumps({
                     "format": _FORMAT, "fingerprint": encoder.fingerprint,
                     "model_id": encoder.model_id, "max_length": encoder.settings.max_length,
+                    "window": encoder.window, "long_text": encoder.long_text,
+                    "text_rule": TEXT_RULE,
                     "query_prefix": encoder.settings.query_prefix,
                     "passage_prefix": encoder.settings.passage_prefix,
                 }, indent=2).encode())

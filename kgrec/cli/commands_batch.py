@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from kgrec.cli import app
+from kgrec.cli import JsonOpt, app, echo_json
 from kgrec.errors import IngestError, NotFoundError
 from kgrec.settings import Settings
 
@@ -39,6 +39,7 @@ def recommend_batch(
     k: Annotated[int, typer.Option("-k", "--k", help="How many items per user.")] = 10,
     skip_unknown: Annotated[bool, typer.Option(help="Write an error line for an unknown "
                                                     "user instead of failing.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Top-k recommendations for every user of USERS_FILE, written as JSON lines.
 
@@ -61,4 +62,7 @@ def recommend_batch(
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
             written += 1
     tmp.replace(out)
-    typer.echo(f"wrote {written} lists to {out}")
+    if as_json:
+        echo_json({"lists": written, "out": str(out)})
+    else:
+        typer.echo(f"wrote {written} lists to {out}")

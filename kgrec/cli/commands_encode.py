@@ -6,7 +6,6 @@ transformers, neo4j) happen inside the command so that ``kgrec --help`` stays fa
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from kgrec.cli import app
+from kgrec.cli import JsonOpt, OnErrorChoice, OnErrorOpt, app, echo_json
 from kgrec.errors import ConfigError, IngestError
 from kgrec.settings import Settings
 
@@ -23,7 +22,7 @@ __all__ = ["encode_command"]
 logger = logging.getLogger(__name__)
 
 
-def _items_from_file(path: Path, on_error: str
+def _items_from_file(path: Path, on_error: OnErrorChoice
                      ) -> tuple[list[str], list[str], list[dict[str, list[str]]]]:
     from ingest.catalog import catalog_files, iter_items
 
@@ -34,7 +33,7 @@ def _items_from_file(path: Path, on_error: str
     attrs: list[dict[str, list[str]]] = []
     from llm_bridge import item_text
 
-    for rec in iter_items(path, on_error="skip" if on_error == "skip" else "fail"):
+    for rec in iter_items(path, on_error=on_error.mode):
         ids.append(rec.id)
         texts.append(item_text(rec.title, rec.description, rec.attributes))
         attrs.append({k: list(v) for k, v in rec.attributes.items()})
@@ -69,17 +68,14 @@ def encode_command(
     batch_size: Annotated[int | None, typer.Option(
         "--batch-size", min=1, help="Texts per forward pass (default KGREC_ENCODER_BATCH_SIZE)."
     )] = None,
-    on_error: Annotated[str, typer.Option(
-        help="fail: stop at the first bad record; skip: log it and go on.")] = "fail",
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    on_error: OnErrorOpt = OnErrorChoice.fail,
+    as_json: JsonOpt = False,
 ) -> None:
     """Encode item (and attribute) texts into the feature cache (Settings.features_dir)."""
     import numpy as np
 
     from llm_bridge import FeatureStore, TextEncoder, attribute_text
 
-    if on_error not in ("fail", "skip"):
-        raise ConfigError(f"kgrec encode: --on-error must be fail or skip; got {on_error!r}")
     if (path is None) == (not from_neo4j):
         raise ConfigError("kgrec encode: give either FILE or --from-neo4j (exactly one)")
     settings = Settings.from_env()
@@ -100,6 +96,7 @@ def encode_command(
     attr_x, attr_stats = store.encode([attribute_text(k, v) for k, v in attr_pairs],
                                       batch_size=batch_size)
     seconds = time.perf_counter() - t0
+    lengths = store.encoder.length_report(texts)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
         with open(output, "wb") as f:
@@ -111,12 +108,20 @@ def encode_command(
     encoded = item_stats.encoded + attr_stats.encoded
     rate = n / seconds if seconds > 0 else 0.0
     if as_json:
-        typer.echo(json.dumps({"items": item_stats.n, "attributes": attr_stats.n,
+        echo_json({"items": item_stats.n, "attributes": attr_stats.n,
                                "cache_hits": hits, "encoded": encoded, "seconds": seconds,
                                "dim": int(item_x.shape[1]), "cache": str(store.path),
-                               "output": str(output) if output is not None else None}))
+                               "output": str(output) if output is not None else None,
+                               "long_texts": lengths.as_dict()})
         return
     typer.echo(f"encoded {item_stats.n} items + {attr_stats.n} attributes: {n} texts, "
                f"{hits} cache hits, {encoded} run through the model, {rate:,.0f} sentences/s "
                f"({seconds:.1f}s; dim {item_x.shape[1]}; cache {store.path})"
                + (f"; wrote {output}" if output is not None else ""))
+    done = (f"read in {lengths.windows} windows, token states mean-pooled"
+            if lengths.long_text == "chunk" else
+            "cut at the window, after title and attributes (docs/item_text.md)")
+    typer.echo(f"long texts: {lengths.over_window} of {lengths.texts} item texts "
+               f"({lengths.share:.1%}) exceed the {lengths.window}-token window: {done}"
+               + (f"; {lengths.clipped} clipped at {lengths.max_chars:,} characters" if lengths.clipped
+                  else ""))

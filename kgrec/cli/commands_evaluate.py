@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from kgrec.cli import app
+from kgrec.cli import JsonOpt, app, echo_json
 from kgrec.errors import ConfigError
 from kgrec.settings import Settings
 
@@ -43,7 +43,7 @@ def evaluate_command(
     dataset: Annotated[str, typer.Option(
         "--dataset", help="Catalog folder, movielens:PATH or synthetic:USERS,ITEMS[,SEED].")],
     out: Annotated[Path, typer.Option("--out", help="JSON-lines file for the results.")],
-    protocol: Annotated[str, typer.Option(help="Protocols among w,c,l.")] = "w,c,l",
+    protocol: Annotated[str, typer.Option(help="Protocols among w,c,l,h.")] = "w,c,l",
     seeds: Annotated[str, typer.Option(help="Split seeds, e.g. 2026,2027,2028.")] = "2026",
     k: Annotated[int, typer.Option("--k", help="Cutoff shown in the table.")] = 20,
     models: Annotated[str | None, typer.Option(
@@ -55,8 +55,10 @@ def evaluate_command(
     plot: Annotated[Path | None, typer.Option(help="Also write a PNG bar chart.")] = None,
     device: Annotated[str | None, typer.Option(
         help="cpu or cuda (default: KGREC_DEVICE, auto = cuda when available).")] = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Evaluate every model on the same splits; print a Markdown table, write JSON lines."""
+    """Evaluate every model on the same splits; print a Markdown table (with --json, the
+    rows as a JSON list), write JSON lines."""
     from gnn.evaluate import evaluate, format_table, plot_results, write_jsonl
     from ingest import read_dataset
 
@@ -77,7 +79,10 @@ def evaluate_command(
         models=parse_list(models, "--models") if models else None, fast=fast,
         settings=settings, device=dev)
     write_jsonl(rows, out)
-    typer.echo(format_table(rows, k=k))
+    if as_json:
+        echo_json([r.as_dict() for r in rows])
+    else:
+        typer.echo(format_table(rows, k=k))
     if plot is not None:
         plot_results(rows, plot, k=k)
     logger.info("wrote %d rows to %s", len(rows), out)

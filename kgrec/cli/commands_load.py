@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from enum import Enum
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kgrec.cli import app
+from kgrec.cli import JsonOpt, OnErrorChoice, OnErrorOpt, app, echo_json
 from kgrec.settings import Settings
 
 if TYPE_CHECKING:
@@ -25,16 +25,18 @@ load_app = typer.Typer(name="load", help="Load data into the knowledge graph.",
                        no_args_is_help=True)
 app.add_typer(load_app, name="load")
 
-class _OnErrorChoice(str, Enum):
-    fail = "fail"
-    skip = "skip"
-
-
 _BatchSize = Annotated[int | None, typer.Option(
     "--batch-size", min=1, help="Records per write transaction (default: KGREC_BATCH_SIZE).")]
+_Rejects = Annotated[Path | None, typer.Option(
+    "--rejects", help="Reject file (JSONL) for --on-error skip [default: rejects.jsonl].")]
 
 
-def _writer_run(batch_size: int | None, job: Callable[[GraphWriter], LoadSummary]) -> None:
+def _reject_path(on_error: OnErrorChoice, rejects: Path | None) -> Path | None:
+    return (rejects or Path("rejects.jsonl")) if on_error is OnErrorChoice.skip else None
+
+
+def _writer_run(batch_size: int | None, job: Callable[[GraphWriter], LoadSummary],
+                as_json: bool = False) -> None:
     """Connect (starting the local server if needed), run ``job(writer)``, print its summary."""
     from kg.connection import connect
     from kg.writer import GraphWriter
@@ -44,20 +46,19 @@ def _writer_run(batch_size: int | None, job: Callable[[GraphWriter], LoadSummary
         writer = GraphWriter(driver, database=settings.neo4j.database,
                              batch_size=batch_size or settings.batch_size)
         summary = job(writer)
-    typer.echo(f"Loaded {summary}")
+    if as_json:
+        echo_json(asdict(summary))
+    else:
+        typer.echo(f"Loaded {summary}")
 
 
 @load_app.command("catalog")
 def load_catalog_cmd(
     directory: Annotated[Path, typer.Argument(help="Catalog folder (items.jsonl|csv, ...).")],
-    on_error: Annotated[_OnErrorChoice, typer.Option(
-        "--on-error", help="fail: stop at the first bad record, writing nothing (every file "
-                           "is validated before the first write); skip: load the rest and "
-                           "write rejects.")] = _OnErrorChoice.fail,
-    rejects: Annotated[Path | None, typer.Option(
-        "--rejects", help="Reject file (JSONL) for --on-error skip [default: rejects.jsonl]."
-    )] = None,
+    on_error: OnErrorOpt = OnErrorChoice.fail,
+    rejects: _Rejects = None,
     batch_size: _BatchSize = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Load a catalog folder in the generic format (see README: catalog format).
 
@@ -65,11 +66,10 @@ def load_catalog_cmd(
     empty file fails the load with nothing written.
     """
     from ingest.loader import load_catalog
-    from ingest.validation import OnError
 
-    mode: OnError = "skip" if on_error is _OnErrorChoice.skip else "fail"
-    reject_path = rejects or (Path("rejects.jsonl") if mode == "skip" else None)
-    _writer_run(batch_size, lambda w: load_catalog(w, directory, mode, reject_path))
+    reject_path = _reject_path(on_error, rejects)
+    _writer_run(batch_size, lambda w: load_catalog(w, directory, on_error.mode, reject_path),
+                as_json)
 
 
 @load_app.command("movielens")
@@ -78,11 +78,13 @@ def load_movielens_cmd(
     rating_weights: Annotated[bool, typer.Option(
         "--rating-weights", help="weight = rating / 5 instead of 1.0")] = False,
     batch_size: _BatchSize = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Load MovieLens 100K: 1682 movies, 943 users, 100000 ratings."""
     from ingest.loader import load_movielens
 
-    _writer_run(batch_size, lambda w: load_movielens(w, path, rating_weights=rating_weights))
+    _writer_run(batch_size, lambda w: load_movielens(w, path, rating_weights=rating_weights),
+                as_json)
 
 
 @load_app.command("rdf")
@@ -91,12 +93,17 @@ def load_rdf_cmd(
     format: Annotated[str | None, typer.Option(
         "--format", help="rdflib format (turtle, nt, json-ld, xml); default from the extension."
     )] = None,
+    on_error: OnErrorOpt = OnErrorChoice.fail,
+    rejects: _Rejects = None,
     batch_size: _BatchSize = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Load item facts from an RDF file."""
     from ingest.loader import load_rdf
 
-    _writer_run(batch_size, lambda w: load_rdf(w, file, format))
+    reject_path = _reject_path(on_error, rejects)
+    _writer_run(batch_size, lambda w: load_rdf(w, file, format, on_error=on_error.mode,
+                                               reject_path=reject_path), as_json)
 
 
 @load_app.command("synthetic")
@@ -110,6 +117,7 @@ def load_synthetic_cmd(
         "--out", help="Write catalog files to this folder instead of loading into Neo4j.")
     ] = None,
     batch_size: _BatchSize = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Generate a deterministic synthetic catalog; load it, or write it with --out."""
     from ingest.loader import load_synthetic
@@ -117,8 +125,11 @@ def load_synthetic_cmd(
 
     if out is not None:
         counts = write_synthetic_catalog(out, users, items, seed, interactions_per_user=per_user)
-        typer.echo(f"Wrote {out}: {counts['items']} items, {counts['users']} users, "
-                   f"{counts['interactions']} interactions")
+        if as_json:
+            echo_json({"out": str(out), **counts})
+        else:
+            typer.echo(f"Wrote {out}: {counts['items']} items, {counts['users']} users, "
+                       f"{counts['interactions']} interactions")
         return
     _writer_run(batch_size, lambda w: load_synthetic(w, users, items, seed,
-                                                     interactions_per_user=per_user))
+                                                     interactions_per_user=per_user), as_json)

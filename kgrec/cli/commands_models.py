@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kgrec.cli import app
+from kgrec.cli import JsonOpt, app, echo_json
 from kgrec.settings import Settings
 
 if TYPE_CHECKING:
@@ -27,12 +26,11 @@ def _store() -> ModelStore:
 
 
 @models_app.command("list")
-def models_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False
-                ) -> None:
+def models_list(as_json: JsonOpt = False) -> None:
     """The saved model versions, oldest first; * marks the one served (``latest``)."""
     versions = _store().versions()
     if as_json:
-        typer.echo(json.dumps([v.to_dict() for v in versions], indent=2))
+        echo_json([v.to_dict() for v in versions], indent=2)
         return
     if not versions:
         typer.echo("no trained model yet: run `kgrec train`")
@@ -46,10 +44,11 @@ def models_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON
 def models_use(version: Annotated[str, typer.Argument(help="A version from `kgrec models list`.")],
                write: Annotated[bool, typer.Option(help="Re-write its embeddings into Neo4j "
                                                         "first (also repairs a crash in "
-                                                        "the middle of `kgrec train`).")] = True
-               ) -> None:
+                                                        "the middle of `kgrec train`).")] = True,
+               as_json: JsonOpt = False) -> None:
     """Serve VERSION: re-write its embeddings into Neo4j, then point ``latest`` at it
     (serving processes switch on refresh)."""
+    written: dict[str, int] | None = None
     if not write:
         _store().use(version)
     else:
@@ -63,13 +62,20 @@ def models_use(version: Annotated[str, typer.Argument(help="A version from `kgre
             written = use_model(settings, driver, version)
         finally:
             driver.close()
+    if as_json:
+        echo_json({"latest": version, "written": written})
+        return
+    if written is not None:
         typer.echo(f"wrote {written['items']} item and {written['users']} user embeddings")
     typer.echo(f"latest -> {version}")
 
 
 @models_app.command("prune")
-def models_prune(keep: Annotated[int, typer.Option(help="How many of the newest to keep.")] = 3
-                 ) -> None:
+def models_prune(keep: Annotated[int, typer.Option(help="How many of the newest to keep.")] = 3,
+                 as_json: JsonOpt = False) -> None:
     """Delete all but the newest KEEP versions (the one served is always kept)."""
     gone = _store().prune(keep)
+    if as_json:
+        echo_json({"deleted": gone})
+        return
     typer.echo(f"deleted {len(gone)} model version(s)" + (f": {', '.join(gone)}" if gone else ""))

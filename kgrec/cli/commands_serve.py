@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kgrec.cli import app
+from kgrec.cli import JsonOpt, OnErrorChoice, OnErrorOpt, app, echo_json
 from kgrec.errors import RequestError
 from kgrec.filters import filters_from_options
 from kgrec.render import print_explanation, print_ingest_summary, print_recommendations
@@ -17,13 +16,13 @@ from kgrec.settings import Settings
 
 if TYPE_CHECKING:
     from kgrec.recommender import Recommender
+    from kgrec.workflows import FileSummary
 
 __all__ = ["demo", "explain", "ingest", "parse_filter_options", "recommend", "similar",
            "similar_text"]
 
 logger = logging.getLogger(__name__)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 KOpt = Annotated[int, typer.Option("-k", "--k", help="How many items.")]
 
 
@@ -92,30 +91,51 @@ def explain(user: Annotated[str, typer.Argument(help="User id.")],
     with _recommender() as rec:
         e = rec.explain(user, item, max_paths)
         if as_json:
-            typer.echo(json.dumps(e.to_dict(), indent=2, ensure_ascii=False))
+            echo_json(e.to_dict(), indent=2)
             return
         print_explanation(rec, e)
+    if e.paths:
+        _say_where_to_paste(Settings.from_env())
+
+
+def _say_where_to_paste(settings: Settings) -> None:
+    """Name the local server's Neo4j Browser, where the Cypher above runs as printed."""
+    if settings.neo4j.uri is not None:
+        typer.echo("Paste the Cypher above into the Neo4j Browser of NEO4J_URI's server.")
+        return
+    from kg.server import LocalNeo4j
+
+    server = LocalNeo4j(settings)
+    url = server.status().browser_url
+    if url is not None:
+        typer.echo(f"Paste the Cypher above into Neo4j Browser: {url} (user neo4j, password "
+                   f"in {server.credentials_file})")
 
 
 @app.command("ingest")
 def ingest(
-    path: Annotated[Path | None, typer.Argument(help="items.jsonl or items.csv to add.")] = None,
-    watch: Annotated[Path | None, typer.Option(help="Poll this folder for *.jsonl files "
-                                                    "and ingest each once.")] = None,
+    path: Annotated[Path | None, typer.Argument(
+        help="A file to add: items (.jsonl or .csv) or interactions (interactions*.csv, "
+             "or a CSV with user_id,item_id columns).")] = None,
+    watch: Annotated[Path | None, typer.Option(help="Poll this folder for *.jsonl and *.csv "
+                                                    "files and ingest each once.")] = None,
     interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 5.0,
-    rejects: Annotated[Path | None, typer.Option(help="Reject file (JSONL); with --watch, "
-                                                      "a folder.")] = None,
+    on_error: OnErrorOpt = OnErrorChoice.skip,
+    rejects: Annotated[Path | None, typer.Option(help="Reject file (JSONL) for --on-error "
+                                                      "skip; with --watch, a folder.")] = None,
     quarantine: Annotated[Path | None, typer.Option(
         help="With --watch: where files that cannot be ingested go, each with a "
              "<name>.reason.txt (default: WATCH/quarantine).")] = None,
     once: Annotated[bool, typer.Option(
         "--once", help="With --watch: ingest what is there, then stop.")] = False,
-    batch_size: Annotated[int, typer.Option(help="Items per batch.")] = 1_000,
+    batch_size: Annotated[int, typer.Option(min=1, help="Records per batch.")] = 1_000,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add catalog items and make them recommendable at once (idempotent)."""
-    from dataclasses import asdict
+    """Add catalog items, or interactions, and make them count at once (idempotent).
 
+    Items become recommendable; interactions (their items must exist) fold their users in.
+    With --json, one JSON object per file (a line each with --watch).
+    """
     from kgrec.workflows import ingest_file
 
     if path is None and watch is None:
@@ -123,32 +143,62 @@ def ingest(
     settings = Settings.from_env()
     with _recommender() as rec:
         if path is not None:
-            summary = ingest_file(rec, path, rejects_path=rejects, batch_size=batch_size)
-            if as_json:
-                typer.echo(json.dumps(asdict(summary), indent=2))
-            else:
-                print_ingest_summary(summary, f"Ingested {path}")
+            summary = ingest_file(rec, path, on_error=on_error.mode, rejects_path=rejects,
+                                  batch_size=batch_size)
+            _print_file_summary(path, summary, as_json, indent=2)
         if watch is not None:
             _watch(rec, watch, settings.home / "ingest_state" / "watch.json", interval,
-                   rejects, quarantine, once, warm=path is None)
+                   rejects, quarantine, once, warm=path is None, on_error=on_error,
+                   as_json=as_json)
+
+
+def _print_file_summary(path: Path, summary: FileSummary, as_json: bool,
+                        indent: int | None = None) -> None:
+    from dataclasses import asdict
+
+    from kgrec.workflows import InteractionIngest
+
+    kind = "interactions" if isinstance(summary, InteractionIngest) else "items"
+    if as_json:
+        echo_json({"file": str(path), "kind": kind, **asdict(summary)}, indent=indent)
+    elif isinstance(summary, InteractionIngest):
+        typer.echo(f"Ingested {path}: {summary.interactions} interactions of {summary.users} "
+                   f"users, {summary.rejected} rejected ({summary.seconds:.2f}s)")
+        for reason in summary.reasons[:20]:
+            typer.echo(f"rejected: {reason}")
+    else:
+        print_ingest_summary(summary, f"Ingested {path}")
 
 
 def _watch(rec: Recommender, folder: Path, state: Path, interval: float, rejects: Path | None,
-           quarantine: Path | None, once: bool, warm: bool) -> None:
+           quarantine: Path | None, once: bool, warm: bool, on_error: OnErrorChoice,
+           as_json: bool) -> None:
     from kgrec.workflows import watch_folder
 
+    def say(text: str) -> None:
+        if not as_json:  # --json: JSON lines only
+            typer.echo(text)
+
     if warm:  # else the file above already paid the first-call costs
-        typer.echo(f"warmed up in {rec.warm_up():.1f}s")
+        say(f"warmed up in {rec.warm_up():.1f}s")
     if not once:
-        typer.echo(f"watching {folder} every {interval:g}s (state {state}); Ctrl-C stops")
+        say(f"watching {folder} every {interval:g}s (state {state}); Ctrl-C stops")
     try:
         watch_folder(rec, folder, state, interval=interval, rejects_dir=rejects,
                      quarantine_dir=quarantine, max_rounds=1 if once else None,
-                     on_file=lambda p, s: print_ingest_summary(s, f"Ingested {p}"),
-                     on_quarantine=lambda p, q: typer.echo(
-                         f"Quarantined {p} (see {q.name}.reason.txt in {q.parent})"))
+                     on_error=on_error.mode,
+                     on_file=lambda p, s: _print_file_summary(p, s, as_json),
+                     on_quarantine=lambda p, q: _print_quarantined(p, q, as_json))
     except KeyboardInterrupt:
-        typer.echo("stopped")
+        say("stopped")
+
+
+def _print_quarantined(path: Path, moved: Path, as_json: bool) -> None:
+    reason = moved.with_name(moved.name + ".reason.txt")
+    if as_json:
+        echo_json({"file": str(path), "quarantined": str(moved), "reason_file": str(reason)})
+    else:
+        typer.echo(f"Quarantined {path} (see {reason.name} in {reason.parent})")
 
 
 @app.command("demo")

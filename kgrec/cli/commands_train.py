@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
-from kgrec.cli import app
+from kgrec.cli import JsonOpt, app, echo_json
 from kgrec.settings import Settings
 
 __all__ = ["train"]
+
 
 @app.command("train")
 def train(
@@ -21,6 +22,7 @@ def train(
     out: Annotated[Path | None, typer.Option(help="Checkpoint folder (default: "
                                                   "<KGREC_HOME>/models/<version>).")] = None,
     write: Annotated[bool, typer.Option(help="Write embeddings back to Neo4j.")] = True,
+    as_json: JsonOpt = False,
 ) -> None:
     """Train kgrec on the graph in Neo4j and write the embeddings back."""
     from kg.connection import connect
@@ -34,6 +36,13 @@ def train(
     finally:
         driver.close()
     info = trained.info
+    if as_json:
+        echo_json({"version": trained.version, "users": trained.num_users,
+                   "items": trained.num_items, "attributes": trained.num_attributes,
+                   "best_epoch": info["best_epoch"], "best_val_ndcg": info["best_val_ndcg"],
+                   "seconds": info["seconds"], "device": info["device"],
+                   "checkpoint": str(info["checkpoint"]), "written": info["written"]})
+        return
     typer.echo(f"model {trained.version}: {trained.num_users} users, "
                f"{trained.num_items} items, {trained.num_attributes} attributes")
     typer.echo(f"best epoch {info['best_epoch']}, validation NDCG@20 "

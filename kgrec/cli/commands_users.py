@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
 
-from kgrec.cli import app
+from kgrec.cli import JsonOpt, app, echo_json
 from kgrec.settings import Settings
 
 __all__ = ["users_delete"]
@@ -20,7 +19,7 @@ app.add_typer(users_app, name="users")
 def users_delete(
     user: Annotated[str, typer.Argument(help="User id.")],
     yes: Annotated[bool, typer.Option("--yes", help="Really erase the user.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Erase a user: the node, its interactions and profile edges leave Neo4j; serving
     processes drop the user on their next refresh, and no later training sees it."""
@@ -35,8 +34,7 @@ def users_delete(
     with connect(settings) as driver:
         erased = delete_user(driver, user, settings.neo4j.database)
     if as_json:
-        typer.echo(json.dumps({"user_id": user, "deleted": True,
-                               "interactions": erased.interactions}))
+        echo_json({"user_id": user, "deleted": True, "interactions": erased.interactions})
         return
     typer.echo(f"erased user {user!r} and {erased.interactions} interactions; serving "
                "processes drop the user on their next refresh")

@@ -11,8 +11,9 @@ recommender, per core.
 Layers of a request, outermost first: :class:`~kgrec.service.middleware.Observe`
 (metrics, access log), :class:`~kgrec.service.middleware.BodyLimit` (413), CORS (only
 with ``KGREC_CORS_ORIGINS``), FastAPI's routing and validation, the key check of the
-route's scope (:mod:`kgrec.service.auth`), the route, the facade. Errors of the tree map
-to status codes in :mod:`kgrec.service.errors`.
+route's scope (:mod:`kgrec.service.auth`), the route, the facade. Errors of the tree
+map to status codes in :mod:`kgrec.service.errors`. The web page at ``/``
+(:mod:`kgrec.service.page`) is static files that call the same routes.
 
 Consistency across workers and replicas: each worker's recommender refreshes in the
 background every ``refresh_seconds`` (reading what any process wrote, and switching to a
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from kgrec.service import routes_ops, routes_read, routes_write
+from kgrec.service import page, routes_ops, routes_read, routes_write
 from kgrec.service.auth import KeyRing
 from kgrec.service.errors import install_error_handlers
 from kgrec.service.metrics import Metrics
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None, recommender: Recommender | None
     app.include_router(routes_ops.router)
     app.include_router(routes_read.router)
     app.include_router(routes_write.router)
+    app.include_router(page.router)  # the web page at / (its own Content-Security-Policy)
     if settings.service.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.service.cors_origins),
                            allow_methods=["GET", "POST", "DELETE"],

@@ -1,5 +1,6 @@
 """Read routes (scope ``read``): recommendations, anonymous sessions, similar items, text
-search, explanations. Thin: validate, call the :class:`kgrec.Recommender`, shape JSON.
+search, explanations, and a few user ids for a picker. Thin: validate, call the
+:class:`kgrec.Recommender`, shape JSON.
 
 They need only the model and the serving state, so they keep answering while Neo4j is
 down; explanations confirm their paths in Neo4j and answer 503 then.
@@ -7,7 +8,8 @@ down; explanations confirm their paths in Neo4j and answer 503 then.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from itertools import chain, islice
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -23,7 +25,10 @@ from kgrec.service.schemas import (
     SearchIn,
     SessionIn,
     SimilarQuery,
+    UsersOut,
+    UsersQuery,
 )
+from kgrec.state import ServingState
 
 __all__ = ["parse_filter_params", "recommender", "router", "to_json"]
 
@@ -105,3 +110,20 @@ def explanation(user_id: str, item_id: str, rec: Rec,
     path that links it to the item, its share of the score and the Cypher that shows it
     (paths are confirmed in Neo4j: 503 while Neo4j is down)."""
     return rec.explain(user_id, item_id, max_paths).to_dict()
+
+
+def _user_ids(state: ServingState, prefix: str) -> Iterator[str]:
+    """Known, not erased user ids starting with ``prefix``: the model's, then those
+    folded in since (a lazy scan, so a short page stays cheap with many users)."""
+    trained = state.model.graph.user_rows
+    added = (u for u in state.users if u not in trained)
+    return (u for u in chain(state.model.graph.user_ids, added)
+            if u.startswith(prefix) and u not in state.deleted_users)
+
+
+@router.get("/users", response_model=UsersOut, summary="Some user ids (for a picker)")
+def users(q: Annotated[UsersQuery, Query()], rec: Rec) -> dict[str, Any]:
+    """Up to `limit` known user ids that start with `prefix`, sorted (the first ones
+    found, not the first in sort order, when more match: `truncated` says so)."""
+    found = list(islice(_user_ids(rec.state, q.prefix), q.limit + 1))
+    return {"users": sorted(found[:q.limit]), "truncated": len(found) > q.limit}

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Request
 
 from ingest.catalog import parse_timestamp
 from kgrec.errors import GraphError, RecordError, RequestError
+from kgrec.faults import crash_point
 from kgrec.service.auth import require
 from kgrec.service.routes_read import Rec
 from kgrec.service.schemas import (
@@ -67,6 +68,7 @@ def add_items(body: ItemsIn, rec: Rec) -> dict[str, Any]:
     invalid one is rejected with its reason, the others are written, embedded by the
     model's inductive rule and recommendable when the response returns."""
     summary = rec.add_items(body.items, on_error="skip")
+    crash_point("serve.items.before_reply")  # written, the reply lost: a client re-sends
     return {"added": summary.added, "updated": summary.updated,
             "unchanged": summary.unchanged, "rejected": summary.rejected,
             "reasons": list(summary.reasons), "model_version": rec.model.version}
@@ -103,6 +105,7 @@ def add_interactions(body: InteractionsIn, rec: Rec) -> dict[str, Any]:
             record["weight"] = e.weight
         records.append(record)
     summary = rec.add_interactions(records)
+    crash_point("serve.interactions.before_reply")
     return {"interactions": summary.interactions, "users": summary.users}
 
 

@@ -30,6 +30,8 @@ __all__ = [
     "SessionIn",
     "SimilarQuery",
     "UserErasedOut",
+    "UsersOut",
+    "UsersQuery",
 ]
 
 #: the most items one ``POST /v1/items`` may carry
@@ -79,6 +81,20 @@ class SimilarQuery(_Strict):
     """Query string of ``GET /v1/items/{item_id}/similar``."""
 
     k: int = Field(10, ge=1, le=10_000, description="How many items.")
+
+
+class UsersQuery(_Strict):
+    """Query string of ``GET /v1/users``."""
+
+    prefix: str = Field("", max_length=200, description="Only ids that start with this.")
+    limit: int = Field(50, ge=1, le=1_000, description="At most this many ids.")
+
+
+class UsersOut(_Strict):
+    """Some known user ids (for a picker), sorted; not every user when ``truncated``."""
+
+    users: list[str]
+    truncated: bool
 
 
 class SearchIn(_Strict):

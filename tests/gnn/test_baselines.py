@@ -122,5 +122,9 @@ def test_baselines_for_protocols() -> None:
     assert [m.name for m in baselines_for("l", fast=True)] == [
         "MostPop", "ItemKNN", "EASE", "ContentKNN"]
     assert [m.name for m in baselines_for("c")] == [
-        "Random", "AttrPop", "AttrProfile", "ContentKNN"]
-    assert all(isinstance(m, Ranker) for m in baselines_for("w") + baselines_for("c"))
+        "Random", "AttrPop", "AttrProfile", "ContentKNN", "DeepMusic", "DropoutNet", "ALDI"]
+    assert [m.name for m in baselines_for("h", fast=True)] == [
+        "MostPop", "EASE", "ContentKNN", "DeepMusic", "DeepMusic+cal", "DropoutNet",
+        "DropoutNet+cal", "ALDI", "ALDI+cal"]
+    assert all(isinstance(m, Ranker) for m in
+               baselines_for("w") + baselines_for("c") + baselines_for("h"))

@@ -88,6 +88,27 @@ def test_format_table_ratios() -> None:
     assert "| W | kgrec |" in table and "1.10×" in table and "0.50×" in table
 
 
+def test_evaluate_hybrid_rows_carry_the_new_item_metrics(snapshot, tmp_path: Path) -> None:
+    rows = evaluate(snapshot, dataset="tiny", protocols=["h"], ks=(5, 20),
+                    features=_features(snapshot),
+                    models=["MostPop", "EASE", "DeepMusic", "DeepMusic+cal"])
+    assert {r.model for r in rows} == {"MostPop", "EASE", "DeepMusic", "DeepMusic+cal"}
+    assert {r.protocol for r in rows} == {"H"}
+    for r in rows:
+        assert 0.0 <= r.new_share <= 1.0 and 0.0 < r.new_test_share < 1.0
+        assert 0.0 <= r.warm_ndcg <= 1.0 and 0.0 <= r.warm_only_ndcg <= 1.0
+    ease = next(r for r in rows if r.model == "EASE" and r.k == 20)
+    # EASE cannot score new items: none enters its lists, and its lists are its warm ranking
+    assert ease.new_share == 0.0 and ease.new_recall == 0.0 and ease.users_with_new == 0.0
+    assert ease.warm_ndcg == pytest.approx(ease.warm_only_ndcg)
+    table = format_table(rows, k=20)
+    assert "| H | DeepMusic+cal |" in table and "| H model | new share@20 |" in table
+    path = write_jsonl(rows, tmp_path / "h.jsonl")
+    assert read_jsonl(path) == rows
+    record = json.loads(path.read_text().splitlines()[0])
+    assert list(record)[:len(FIELDS)] == FIELDS and "warm_only_ndcg" in record
+
+
 def test_cli_evaluate_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KGREC_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("KGREC_DEVICE", "cpu")
@@ -124,6 +145,18 @@ def test_cli_evaluate_attribute_kinds(tmp_path: Path, monkeypatch: pytest.Monkey
     bad = CliRunner().invoke(app, ["-q", "evaluate", "--dataset", str(DATA / "eval_catalog"),
                                    "--out", str(tmp_path / "x.jsonl"), "--attribute-kinds", "colour"])
     assert bad.exit_code != 0 and "['colour'] not in dataset" in str(bad.exception)
+
+
+def test_cli_evaluate_hybrid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KGREC_HOME", str(tmp_path / "home"))
+    out = tmp_path / "h.jsonl"
+    result = CliRunner().invoke(app, [
+        "-q", "evaluate", "--dataset", str(DATA / "eval_catalog"), "--protocol", "h",
+        "--out", str(out), "--models", "MostPop,EASE"])
+    assert result.exit_code == 0, result.output
+    assert "| H | EASE |" in result.output and "warm-only NDCG@20" in result.output
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {r["protocol"] for r in records} == {"H"} and all("new_share" in r for r in records)
 
 
 def test_cli_reports_bad_input(tmp_path: Path) -> None:

@@ -8,16 +8,17 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from torch_geometric import EdgeIndex
 
 from gnn.checkpoint import load_checkpoint, save_checkpoint
 from gnn.config import KGRecConfig, ModelConfig, TrainConfig
 from gnn.curves import plot_history
 from gnn.features import NodeFeatures
-from gnn.graph import build_homogeneous, to_hetero_data
+from gnn.graph import build_homogeneous, cold_item_adjacency, to_hetero_data
 from gnn.infer import embed_new_items, embed_users, user_layer0, user_neighbours
 from gnn.kgrec_ranker import KGRecRanker, LongTailRanker, kgrec_rankers
 from gnn.metrics import pair_matrix
-from gnn.model import KGRecModel, spmm
+from gnn.model import KGRecModel, NormalizedLGConv
 from gnn.ranker import EvalContext, Ranker
 from gnn.scorer import Scorer
 from gnn.train import _warm_start, refit, train_model
@@ -83,16 +84,22 @@ def test_homogeneous_graph_shapes(planted) -> None:  # type: ignore[no-untyped-d
     snap, _, _ = planted
     g = build_homogeneous(snap)
     n = snap.num_users + snap.num_items + snap.num_attributes
-    assert g.num_nodes == n and g.adj.shape == (n, n)
+    assert isinstance(g.edge_index, EdgeIndex) and g.edge_index.is_sorted_by_col
+    assert g.edge_index.get_sparse_size() == (n, n) and g.edge_index.is_undirected
+    assert g.num_nodes == n and g.adj.shape == (n, n) and g.nnz == g.edge_weight.numel()
     assert g.adj.layout == torch.sparse_csr
     dense = g.adj.to_dense()
     assert torch.allclose(dense, dense.T)
+    deg = torch.from_numpy(g.degree)
     assert g.degree.sum() == g.edge_index.shape[1]
-    assert g.item_attr is not None and g.item_attr.shape == (snap.num_items, snap.num_attributes)
+    row, col = g.edge_index.as_tensor()
+    assert torch.allclose(g.edge_weight, 1 / torch.sqrt(deg[row] * deg[col]))
+    assert g.cold_edge_index is not None and g.cold_edge_weight is not None
+    assert g.cold_edge_index.get_sparse_size() == (snap.num_attributes, snap.num_items)
     assert "users=40" in repr(g)
     no_attr = build_homogeneous(snap, use_attributes=False)
     assert no_attr.edge_index.shape[1] == 2 * snap.num_interactions
-    assert no_attr.item_attr is None
+    assert no_attr.cold_edge_index is None
 
 
 def test_hetero_data(planted) -> None:  # type: ignore[no-untyped-def]
@@ -102,32 +109,79 @@ def test_hetero_data(planted) -> None:  # type: ignore[no-untyped-def]
     assert data["user", "interacted", "item"].edge_index.shape[1] == snap.num_interactions
     assert data["item", "rev_interacted", "user"].edge_index.shape[1] == snap.num_interactions
     assert data["item"].ids[0] == snap.item_ids[0]
+    assert data.node_types == ["user", "item", "attribute"]  # the homogeneous order
 
 
-def test_spmm_backward_matches_dense() -> None:
-    a = torch.rand(5, 5)
-    a = ((a + a.T) > 1.0).float()
-    h = torch.randn(5, 3, requires_grad=True)
-    spmm(a.to_sparse_csr(), h).pow(2).sum().backward()
-    g1 = h.grad.clone()
-    h.grad = None
-    (a @ h).pow(2).sum().backward()
-    assert torch.allclose(g1, h.grad, atol=1e-6)
+def _tiny_graph() -> tuple[Any, torch.Tensor, torch.Tensor]:
+    """A 7-node user–item–attribute graph with a repeated edge and an isolated node: its
+    :class:`HomogeneousGraph` and dense ``Â``; plus the dense cold-path matrix."""
+    items = [ItemRecord(f"i{k}", f"item {k}", "", {"genre": [f"g{k % 2}"]}) for k in range(3)]
+    inter = [InteractionRecord(u, i) for u, i in
+             (("u0", "i0"), ("u0", "i1"), ("u1", "i1"), ("u1", "i1"))]
+    snap = snapshot_from_records(items + [ItemRecord("i3", "lonely", "", {})], inter,
+                                 [UserRecord("u0", {}), UserRecord("u1", {})])
+    g = build_homogeneous(snap)
+    a = torch.zeros(g.num_nodes, g.num_nodes)
+    _, off_i, off_a = g.offsets
+    for u, i in set(map(tuple, snap.interaction_index.T.tolist())):
+        a[u, off_i + i] = a[off_i + i, u] = 1.0
+    for i, t in snap.item_attribute_index.T.tolist():
+        a[off_i + i, off_a + t] = a[off_a + t, off_i + i] = 1.0
+    d = a.sum(1)
+    inv = torch.where(d > 0, d.clamp(min=1).rsqrt(), 0.0)
+    cold = torch.zeros(snap.num_items, snap.num_attributes)  # [I, A]
+    for i, t in snap.item_attribute_index.T.tolist():
+        cold[i, t] = 1.0
+    cold = cold / torch.sqrt(cold.sum(1, keepdim=True).clamp(min=1) * d[off_a:].clamp(min=1))
+    return g, inv[:, None] * a * inv[None, :], cold
 
 
-def test_spmm_stays_float32_under_bf16_autocast() -> None:
+def test_pyg_propagation_equals_dense_powers_of_a_hat() -> None:
+    g, a_hat, cold = _tiny_graph()
+    assert torch.allclose(g.adj.to_dense(), a_hat, atol=1e-6)
+    model = KGRecModel(ModelConfig(dim=3, layers=3), 2, 4, 2, 5)
+    h0 = torch.randn(g.num_nodes, 3, requires_grad=True)
+    probe = torch.randn(g.num_nodes, 3)
+    layers = model.propagate(h0, g.edge_index, g.edge_weight)
+    (torch.stack(layers).mean(0) * probe).sum().backward()
+    got = h0.grad.clone()
+    h0.grad = None
+    dense = [torch.linalg.matrix_power(a_hat, k) @ h0 for k in range(4)]
+    for mine, ref in zip(layers, dense, strict=True):
+        assert torch.allclose(mine, ref, atol=1e-5)
+    (torch.stack(dense).mean(0) * probe).sum().backward()
+    assert torch.allclose(got, h0.grad, atol=1e-5)
+    # the cold path: a directed (bipartite) attribute -> item EdgeIndex
+    assert g.cold_edge_index is not None and g.cold_edge_weight is not None
+    _, _, off_a = g.offsets
+    h_attr = h0.detach()[off_a:].clone().requires_grad_()
+    out = NormalizedLGConv()(h_attr, g.cold_edge_index, g.cold_edge_weight)
+    assert torch.allclose(out, cold @ h_attr, atol=1e-6)
+    (out * probe[:4]).sum().backward()
+    assert torch.allclose(h_attr.grad, cold.T @ probe[:4], atol=1e-6)
+
+
+def test_cold_item_adjacency_counts_repeated_pairs_once() -> None:
+    index, weight = cold_item_adjacency(torch.tensor([[0, 0, 0, 1], [1, 1, 0, 1]]), 2, 2,
+                                        torch.tensor([1.0, 4.0]))
+    assert index.as_tensor().tolist() == [[0, 1, 1], [0, 0, 1]]  # (attribute, item)
+    assert torch.allclose(weight, torch.tensor([1 / 2 ** 0.5, 1 / 8 ** 0.5, 1 / 2.0]))
+
+
+def test_propagation_stays_float32_under_bf16_autocast() -> None:
     # training autocasts the projection to bf16 on CUDA; autocast would run the sparse
     # product in bf16 too, which cuSPARSE rejects for a float32 adjacency (seen on an
-    # H200) and CPU's sparse kernels do not implement: spmm opts out of autocast
-    a = (torch.rand(6, 4) > 0.5).float()
-    h = torch.randn(4, 3, requires_grad=True)
+    # H200) and CPU's sparse kernels do not implement: the layer opts out of autocast
+    g, a_hat, _ = _tiny_graph()
+    conv = NormalizedLGConv()
+    h = torch.randn(g.num_nodes, 3, requires_grad=True)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = spmm(a.to_sparse_csr(), h, a.T.to_sparse_csr())
-        mixed = spmm(a.to_sparse_csr(), h.bfloat16(), a.T.to_sparse_csr())
+        out = conv(h, g.edge_index, g.edge_weight)
+        mixed = conv(h.bfloat16(), g.edge_index, g.edge_weight)
     assert out.dtype == mixed.dtype == torch.float32
-    assert torch.allclose(out, a @ h, atol=1e-6)
+    assert torch.allclose(out, a_hat @ h, atol=1e-6)
     out.sum().backward()
-    assert torch.allclose(h.grad, a.sum(0, keepdim=True).T.expand(4, 3), atol=1e-6)
+    assert torch.allclose(h.grad, a_hat.sum(0, keepdim=True).T.expand(-1, 3), atol=1e-6)
 
 
 def test_model_shapes_repr_and_config_errors(planted) -> None:  # type: ignore[no-untyped-def]
@@ -135,7 +189,7 @@ def test_model_shapes_repr_and_config_errors(planted) -> None:  # type: ignore[n
     g = build_homogeneous(snap)
     model = KGRecModel(SMALL.model, snap.num_users, snap.num_items, snap.num_attributes, D)
     x = {t: torch.from_numpy(getattr(feats, t)) for t in ("user", "item", "attribute")}
-    z = model(x, g.adj)
+    z = model(x, g.edge_index, g.edge_weight)
     assert z.shape == (g.num_nodes, SMALL.model.dim) and z.dtype == torch.float32
     assert "dim=16" in repr(model)
     with pytest.raises(ConfigError, match="use_text"):
@@ -387,7 +441,7 @@ def test_ranker_protocol(planted) -> None:  # type: ignore[no-untyped-def]
     snap, feats, valid = planted
     names = [r.name for r in kgrec_rankers()]
     assert names == ["kgrec", "kgrec-tail", "kgrec-no-text", "kgrec-no-attributes",
-                     "kgrec-no-id"]
+                     "kgrec-no-id", "kgrec-shuffled-kg"]
     ranker = KGRecRanker(SMALL.with_overrides(max_epochs=3))
     assert isinstance(ranker, Ranker)
     ctx = EvalContext(item_features=feats.item, attribute_features=feats.attribute,

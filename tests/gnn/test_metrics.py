@@ -86,3 +86,20 @@ def test_evaluate_scores_is_fast_and_masks_seen() -> None:
     ms = evaluate_scores(lambda u: seen[u].toarray().astype(np.float32), users, test,
                          seen, np.ones(n_i, bool), np.zeros(n_i, bool), (10,), seed=1)
     assert ms[0].recall < 0.05
+
+
+def test_hybrid_metrics_by_hand() -> None:
+    from gnn.metrics import hybrid_metrics
+
+    cold = np.array([False, False, False, True, True])
+    top = np.array([[4, 0, 1], [0, 1, 2]])  # user 0 sees new item 4 first
+    warm_top = np.array([[0, 1, 2], [0, 1, 2]])
+    relevant = pair_matrix(np.array([[0, 0, 1, 1], [0, 4, 2, 3]]), 2, 5)
+    m, = hybrid_metrics(top, warm_top, relevant, cold, (3,))
+    assert m.new_share == pytest.approx(1 / 6)
+    assert m.new_test_share == pytest.approx(0.5)
+    assert m.users_with_new == pytest.approx(0.5)
+    assert m.new_recall == pytest.approx(0.5)  # user 0 found its new item, user 1 did not
+    # warm items only: user 0's item 0 at rank 1 (behind the new item), user 1's item 2 at 2
+    assert m.warm_ndcg == pytest.approx((1 / np.log2(3) + 1 / np.log2(4)) / 2)
+    assert m.warm_only_ndcg == pytest.approx((1.0 + 1 / np.log2(4)) / 2)

@@ -1,4 +1,4 @@
-"""Split protocols W, C, L: determinism and no leakage."""
+"""Split protocols W, C, L, H: determinism and no leakage."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_split_pairs_follows_protocol_by_hand() -> None:
     assert (first ^ second).all()
 
 
-@pytest.mark.parametrize("protocol", ["w", "c", "l"])
+@pytest.mark.parametrize("protocol", ["w", "c", "l", "h"])
 def test_split_no_leakage_and_deterministic(protocol: str) -> None:
     snap = _snapshot()
     s = make_split(snap, protocol, seed=11)
@@ -90,6 +90,43 @@ def test_l_restricts_test_to_tail() -> None:
     head = np.flatnonzero(~w.tail)
     assert len(head) == math.floor(0.2 * snap.num_items)
     assert counts[head].min() >= counts[w.tail].max()
+
+
+def test_h_cold_items_are_c_cold_items_and_all_go_to_test() -> None:
+    snap = _snapshot(n_users=60, n_items=40, seed=3)
+    h, c = make_split(snap, "h", seed=2026), make_split(snap, "c", seed=2026)
+    assert (h.cold_items == c.cold_items).all()
+    cold = set(h.cold_items.tolist())
+    # the warm train part is C's: the same generator over the same warm pairs
+    assert _pairs(h.train.interaction_index) == _pairs(c.train.interaction_index)
+    for part in (h.train.interaction_index, h.fit_train.interaction_index, h.valid):
+        assert not cold & set(part[1].tolist())
+    assert not h.valid_candidates[h.cold_items].any() and h.candidates.all()
+    # every evaluated user has a warm and a cold test item
+    for u in h.users.tolist():
+        items = set(h.test[1, h.test[0] == u].tolist())
+        assert items & cold and items - cold
+    # every cold interaction of an evaluated user is a test pair, and no one else is tested
+    full = snap.interaction_index
+    cold_pairs = _pairs(full[:, np.isin(full[1], h.cold_items) & np.isin(full[0], h.users)])
+    assert cold_pairs == {p for p in _pairs(h.test) if p[1] in cold}
+    assert set(h.test[0].tolist()) == set(h.users.tolist())
+    # the warm test pairs of evaluated users are W-style: the train complement of warm pairs
+    warm_full = {p for p in _pairs(full) if p[1] not in cold and p[0] in set(h.users.tolist())}
+    assert {p for p in _pairs(h.test) if p[1] not in cold} == \
+        warm_full - _pairs(h.train.interaction_index)
+
+
+def test_h_validation_mirrors_h_with_pseudo_cold_items() -> None:
+    snap = _snapshot(n_users=60, n_items=40, seed=3)
+    h = make_split(snap, "h", seed=7)
+    warm = np.setdiff1d(np.arange(snap.num_items), h.cold_items)
+    pseudo = np.random.default_rng(8).choice(warm, math.floor(0.15 * len(warm)), replace=False)
+    assert len(pseudo) >= 1
+    assert not np.isin(h.fit_train.interaction_index[1], pseudo).any()
+    train = h.train.interaction_index
+    assert _pairs(train[:, np.isin(train[1], pseudo)]) <= _pairs(h.valid)
+    assert np.isin(h.valid[1], pseudo).any() and not np.isin(h.valid[1], pseudo).all()
 
 
 def test_unknown_protocol() -> None:

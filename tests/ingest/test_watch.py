@@ -106,3 +106,76 @@ def test_a_quarantined_name_never_overwrites_an_earlier_one(tmp_path: Path) -> N
                      "x.jsonl", "x.jsonl.reason.txt"]
     assert (tmp_path / "q" / "x.3.jsonl").read_text() == "2"
     assert (tmp_path / "q" / "x.3.jsonl.reason.txt").read_text().endswith("reason 2\n")
+
+
+def _interactions(driver: neo4j.Driver, settings: Settings, user: str) -> dict[str, float]:
+    records, _, _ = driver.execute_query(
+        "MATCH (:User {id: $u})-[r:INTERACTED]->(i:Item) RETURN i.id AS id, r.weight AS w",
+        u=user, database_=settings.neo4j.database)
+    return {r["id"]: r["w"] for r in records}
+
+
+def test_the_watcher_takes_csv_items_and_interactions_items_first(
+        rec: Any, neo4j_driver: neo4j.Driver, settings: Settings, tmp_path: Path) -> None:
+    from kgrec.workflows import InteractionIngest, is_interactions_file, watch_folder
+
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    # named to sort before the items they name: the watcher still takes items first
+    (inbox / "a-events.csv").write_text("user_id,item_id,weight\n"
+                                        "w-user,w-csv,2\nw-user,w-jsonl,1\nw-user,no-such,1\n")
+    (inbox / "interactions-2.csv").write_text("item_id,user_id\nw-csv,w-other\n")
+    (inbox / "b-items.csv").write_text("id,title,attr:genre\nw-csv,Comet Rocket,SciFi\n")
+    (inbox / "c-items.jsonl").write_text('{"id": "w-jsonl", "title": "Orbit"}\n')
+    (inbox / "notes.txt").write_text("not a catalog file\n")
+    assert [is_interactions_file(inbox / n) for n in ("a-events.csv", "interactions-2.csv",
+                                                       "b-items.csv", "c-items.jsonl")] == [
+        True, True, False, False]
+    order: list[str] = []
+    summaries: dict[str, Any] = {}
+
+    def on_file(path: Path, summary: Any) -> None:
+        order.append(path.name)
+        summaries[path.name] = summary
+
+    done = watch_folder(rec, inbox, tmp_path / "state.json", interval=0, max_rounds=1,
+                        on_file=on_file)
+    assert done == 4 and order == ["b-items.csv", "c-items.jsonl", "a-events.csv",
+                                   "interactions-2.csv"]
+    events = summaries["a-events.csv"]
+    assert isinstance(events, InteractionIngest)
+    assert (events.interactions, events.users, events.rejected) == (2, 1, 1)
+    assert "unknown item 'no-such'" in events.reasons[0]
+    assert summaries["b-items.csv"].added == 1
+    assert _interactions(neo4j_driver, settings, "w-user") == {"w-csv": 2.0, "w-jsonl": 1.0}
+    assert _interactions(neo4j_driver, settings, "w-other") == {"w-csv": 1.0}
+    assert "w-user" in rec.state.users  # folded in at once
+    assert watch_folder(rec, inbox, tmp_path / "state.json", interval=0, max_rounds=1) == 0
+
+
+def test_cli_ingest_takes_an_interactions_file(
+        rec: Any, neo4j_driver: neo4j.Driver, settings: Settings, tmp_path: Path) -> None:
+    import json
+    import subprocess
+
+    from tests.ingest.model_home import ROOT, kgrec_command, subprocess_env, trained_home
+
+    home = trained_home(settings, neo4j_driver, tmp_path)
+    events = tmp_path / "events.csv"
+    events.write_text("user_id,item_id\nw-cli,1\nw-cli,no-such\n")
+    env = subprocess_env(settings, home)
+
+    def ingest(*flags: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(kgrec_command("ingest", str(events), *flags), env=env,
+                              capture_output=True, text=True, cwd=ROOT, timeout=300,
+                              check=False)
+
+    failed = ingest("--on-error", "fail")
+    assert failed.returncode == 1 and "unknown item 'no-such'" in failed.stderr
+    assert _interactions(neo4j_driver, settings, "w-cli") == {}  # checked before writing
+    done = ingest("--json")  # --on-error skip is the default of ingest
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["kind"] == "interactions" and summary["file"] == str(events)
+    assert (summary["interactions"], summary["users"], summary["rejected"]) == (1, 1, 1)
+    assert _interactions(neo4j_driver, settings, "w-cli") == {"1": 1.0}

@@ -5,6 +5,7 @@ import logging
 import os
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,15 +47,22 @@ def test_status_stats_cypher(clean_db: neo4j.Driver, cli_env: dict[str, str],
     if settings.neo4j.uri is None:
         status = json.loads(_invoke("db", "status", "--json"))
         assert status["running"] is True and status["uri"].startswith("bolt://127.0.0.1:")
+        url = status["browser_url"]
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/browser/")
+        assert f"browser_url {url}" in _invoke("db", "status")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(url, timeout=30) as page:  # Neo4j Browser, served by the server
+            assert page.status == 200 and "text/html" in page.headers["Content-Type"]
+            assert "<title>Neo4j Browser</title>" in page.read().decode()
     stats = json.loads(_invoke("stats", "--json"))
     assert stats["nodes"]["Item"] == 2 and stats["relationships"]["HAS_ATTRIBUTE"] == 1
     rows = json.loads(_invoke("cypher", "MATCH (i:Item) WHERE i.id IN $ids "
                               "RETURN i.id AS id, i.title AS t ORDER BY id",
-                              "-p", 'ids=["2"]', "--json"))
+                              "-P", '{"ids": ["2"]}', "--json"))
     assert rows == [{"id": "2", "t": "Two"}]
-    rows = json.loads(_invoke("cypher", "RETURN $x AS x, $y AS y, $z AS z", "-p", "x=7",
+    rows = json.loads(_invoke("cypher", "RETURN $x AS x, $y AS y, $z AS z", "-p", "x:int=7",
                               "-p", "y=hello", "-p", "z=007", "--json"))
-    assert rows == [{"x": 7, "y": "hello", "z": "007"}]  # not JSON -> kept as a string
+    assert rows == [{"x": 7, "y": "hello", "z": "007"}]  # untyped: the string as written
     assert "Two" in _invoke("cypher", "MATCH (i:Item {id: '2'}) RETURN i")
     _invoke("cypher", "CREATE (:Item {id: $id})", "-p", "id=3", "--write")
     assert json.loads(_invoke("stats", "--json"))["nodes"]["Item"] == 3

@@ -7,11 +7,15 @@ world-readable, through the initial password, to a write and a read.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
+import json
 import logging
 import os
 import stat
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -186,22 +190,51 @@ def _listening(pid: int) -> set[tuple[str, int]]:
     return found
 
 
-def test_local_server_listens_on_loopback_bolt_only_with_auth(
+def _http_status(url: str, body: bytes | None = None, user: str | None = None,
+                 password: str = "") -> tuple[int, str]:
+    """(status, body) of a GET (or a JSON POST of ``body``), with basic auth for ``user``."""
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if user is not None:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    request = urllib.request.Request(url, data=body, headers=headers)
+    try:
+        no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with no_proxy.open(request, timeout=30) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace")
+
+
+def test_local_server_listens_on_loopback_only_with_auth(
         settings: Settings, neo4j_server: object) -> None:
     if neo4j_server is None:
         pytest.skip("NEO4J_URI set: no local server")
     assert isinstance(neo4j_server, LocalNeo4j)
     status = neo4j_server.status()
-    assert status.pid is not None and status.uri is not None
+    assert status.pid is not None and status.uri is not None and status.browser_url
     bolt_port = int(status.uri.rsplit(":", 1)[1])
+    http_base = status.browser_url.removesuffix("/browser/")
+    assert http_base.startswith("http://127.0.0.1:")
+    http_port = int(http_base.rsplit(":", 1)[1])
     listening = _listening(status.pid)
-    assert bolt_port in {port for _, port in listening}
-    assert {address for address, _ in listening} <= _LOOPBACK  # nothing beyond loopback
-    assert 7474 not in {port for _, port in listening}  # HTTP is off
+    # Bolt and HTTP (Neo4j Browser), nothing else, and nothing beyond loopback
+    assert {port for _, port in listening} == {bolt_port, http_port}
+    assert {address for address, _ in listening} <= _LOOPBACK
     with neo4j.GraphDatabase.driver(status.uri, auth=("neo4j", "wrong-password")) as driver:
         assert driver.verify_authentication() is False
         with pytest.raises(neo4j.exceptions.AuthError):
             driver.execute_query("RETURN 1")
+    # the Browser's static page is public (it asks for the login); the HTTP API is not
+    code, page = _http_status(status.browser_url)
+    assert code == 200 and "<title>Neo4j Browser</title>" in page
+    tx = f"{http_base}/db/{settings.neo4j.database}/tx/commit"
+    query = json.dumps({"statements": [{"statement": "RETURN 1 AS one"}]}).encode()
+    assert _http_status(tx, query)[0] == 401
+    assert _http_status(tx, query, "neo4j", "wrong-password")[0] == 401
+    password = neo4j_server.credentials().password.get_secret_value()
+    code, answer = _http_status(tx, query, "neo4j", password)
+    assert code == 200 and json.loads(answer)["results"][0]["data"][0]["row"] == [1]
 
 
 INJECTION = "x'}) DETACH DELETE n //"

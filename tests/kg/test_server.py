@@ -55,6 +55,10 @@ def test_second_server_side_by_side(settings: Settings, neo4j_server: object,
         second = other.status()
         assert first.running and second.running and first.pid != second.pid
         assert first.uri != second.uri == uri
+        # each its own Neo4j Browser, on loopback
+        assert first.browser_url and second.browser_url
+        assert first.browser_url != second.browser_url
+        assert second.browser_url.startswith("http://127.0.0.1:")
         assert other.start() == uri  # idempotent
         with connect(other.settings) as driver:
             driver.execute_query("CREATE (:Item {id: 'only-here'})")
@@ -88,3 +92,18 @@ def test_start_failure_names_log(settings: Settings, tmp_path: Path,
         bad.start(timeout=120)
     assert "last lines" in str(info.value) and time.monotonic() - t0 < 120
     assert not bad.status().running
+
+
+def test_jar_cache_is_keyed_by_the_pom(tmp_path: Path) -> None:
+    """An install that cached the jars of an older pom fetches the new list once (the
+    Browser jar, say): the cache folder names the pom's hash, and the pom lists it."""
+    import hashlib
+    import importlib.resources
+
+    from kg.server_files import jar_cache_dir
+
+    pom = importlib.resources.files("kg").joinpath("neo4j/pom.xml").read_bytes()
+    lib = jar_cache_dir(tmp_path, "5.26.0")
+    assert lib == tmp_path / "neo4j" / f"5.26.0-{hashlib.sha256(pom).hexdigest()[:12]}" / "lib"
+    assert b"<artifactId>neo4j-browser</artifactId>" in pom
+    assert LocalNeo4j(Settings(home=tmp_path / "h", cache_dir=tmp_path)).lib_dir == lib

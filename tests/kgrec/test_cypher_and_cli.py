@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -70,13 +71,17 @@ def test_cli_recommend_json(cli) -> None:  # type: ignore[no-untyped-def]
     assert res.exit_code != 0
 
 
-def test_cli_explain_similar_json(cli) -> None:  # type: ignore[no-untyped-def]
+def test_cli_explain_similar_json(cli, settings) -> None:  # type: ignore[no-untyped-def]
     runner, app = cli
     res = runner.invoke(app, ["-q", "explain", "ua0", "a0", "--max-paths", "2", "--json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["item_id"] == "a0" and 1 <= len(data["paths"]) <= 2
     assert "MATCH p =" in data["paths"][0]["cypher"]
+    if settings.neo4j.uri is None:  # the text names the local Neo4j Browser to paste into
+        res = runner.invoke(app, ["-q", "explain", "ua0", "a0", "--max-paths", "1"])
+        assert res.exit_code == 0, res.output
+        assert "Paste the Cypher above into Neo4j Browser: http://127.0.0.1:" in res.output
     res = runner.invoke(app, ["-q", "similar", "a3", "-k", "4", "--json"])
     assert res.exit_code == 0 and len(json.loads(res.stdout)["items"]) == 4
     res = runner.invoke(app, ["-q", "recommend", "ua0", "-k", "3"])
@@ -169,3 +174,139 @@ def test_cli_version(cli) -> None:  # type: ignore[no-untyped-def]
     runner, app = cli
     res = runner.invoke(app, ["--version"])
     assert res.exit_code == 0 and res.stdout.startswith("kgrec ")
+
+
+@pytest.fixture
+def db_cli(clean_db, settings, monkeypatch):  # type: ignore[no-untyped-def]
+    """A CliRunner on an empty database (the planted graph is reloaded after it)."""
+    import logging
+
+    from kgrec.cli import _register, app
+    from tests.conftest import cli_env
+
+    _register()
+    for key, value in cli_env(settings).items():
+        monkeypatch.setenv(key, value)
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield CliRunner(), app, clean_db
+    root.handlers[:] = handlers  # the CLI callback logs onto CliRunner's closed stderr
+    root.setLevel(level)
+
+
+def test_cypher_p_is_a_string_unless_typed(db_cli) -> None:  # type: ignore[no-untyped-def]
+    from kg.records import ItemRecord
+    from kg.writer import GraphWriter
+
+    runner, app, driver = db_cli
+    GraphWriter(driver, show_progress=False).write_items(
+        [ItemRecord("42", "Answer"), ItemRecord("7", "Seven")])
+
+    def rows(*args: str) -> list[dict[str, object]]:
+        res = runner.invoke(app, ["-q", "cypher", *args, "--json"])
+        assert res.exit_code == 0, res.output
+        return json.loads(res.stdout)  # type: ignore[no-any-return]
+
+    # ids are strings: -p id=42 finds the item "42" (JSON parsing made it the int 42)
+    assert rows("MATCH (i:Item {id: $id}) RETURN i.title AS t", "-p", "id=42") == [
+        {"t": "Answer"}]
+    assert rows("RETURN $n AS n, $x AS x, $b AS b, $s AS s, $plain AS plain, $e AS e",
+                "-p", "n:int=-5", "-p", "x:float=1.5", "-p", "b:bool=TRUE", "-p", "s:str=007",
+                "-p", "plain=true", "-p", "e=") == [
+        {"n": -5, "x": 1.5, "b": True, "s": "007", "plain": "true", "e": ""}]
+    assert rows("MATCH (i:Item) WHERE i.id IN $ids RETURN i.id AS id ORDER BY id LIMIT $k",
+                "-P", '{"ids": ["42", "7", "nope"], "k": 1}') == [{"id": "42"}]
+    assert rows("RETURN $a AS a, $b AS b", "-p", "a=x=y", "-P", '{"b": [1, {"c": null}]}') == [
+        {"a": "x=y", "b": [1, {"c": None}]}]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["-p", "n:int=abc"], "int value must be an integer such as 42, got 'abc'"),
+    (["-p", "n:int=1.5"], "int value must be an integer"),
+    (["-p", "x:float=nan"], "float value must be a finite number"),
+    (["-p", "b:bool=yes"], "bool value must be true or false, got 'yes'"),
+    (["-p", "n:long=5"], "unknown type 'long' (expected one of int, float, bool, str"),
+    (["-p", "no-equals"], "expected name=value or name:type=value"),
+    (["-p", "n=1", "-p", "n=2"], "parameter 'n' given twice"),
+    (["-P", "[1, 2]"], "expected a JSON object of parameters"),
+    (["-P", "{nope"], "not JSON"),
+    (["-p", "n=1", "-P", '{"n": 2}'], "n given with -p and -P"),
+])
+def test_cypher_bad_parameters_are_usage_errors(db_cli, args: list[str],  # type: ignore[no-untyped-def]
+                                                message: str) -> None:
+    runner, app, _ = db_cli
+    res = runner.invoke(app, ["-q", "cypher", "RETURN 1 AS one", *args])
+    assert res.exit_code == 2, res.output
+    text = " ".join(re.sub("[│╭╮╰╯─]", " ", res.output).split())  # rich boxes and wraps
+    assert message in text
+
+
+def test_cli_stderr_is_quiet_and_the_weight_bar_hidden(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """No INFO by default; with -v, INFO but no transformers "Loading weights" bar (each
+    run loads the model: a fresh KGREC_HOME, so no feature-cache hit)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    items = root / "tests" / "data" / "catalog" / "items.jsonl"
+
+    def encode(home: str, *flags: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "KGREC_HOME": str(tmp_path / home), "PYTHONPATH": str(root)}
+        return subprocess.run([sys.executable, "-c", "from kgrec.cli import main; main()",
+                               *flags, "encode", str(items), "--no-attributes", "--json"],
+                              capture_output=True, text=True, env=env, timeout=300,
+                              check=False)
+
+    quiet = encode("a")
+    assert quiet.returncode == 0, quiet.stderr
+    assert json.loads(quiet.stdout)["items"] == 30 and quiet.stderr == ""
+    verbose = encode("b", "-v")
+    assert verbose.returncode == 0, verbose.stderr
+    assert "INFO llm_bridge.encoder: loaded encoder" in verbose.stderr
+    assert "Loading weights" not in verbose.stderr
+
+
+def _commands() -> dict[str, object]:
+    """Every leaf command of ``kgrec``, by its full name (``db status``)."""
+    import typer
+
+    from kgrec.cli import _register, app
+
+    _register()
+    out: dict[str, object] = {}
+
+    def walk(cmd: object, prefix: str) -> None:
+        subcommands = getattr(cmd, "commands", None)  # a group (typer may vendor click)
+        if subcommands is not None:
+            for name, sub in subcommands.items():
+                walk(sub, f"{prefix} {name}".strip())
+        else:
+            out[prefix] = cmd
+
+    walk(typer.main.get_command(app), "")
+    return out
+
+
+def test_every_command_that_prints_results_has_json() -> None:
+    # demo narrates a walk-through; serve runs the HTTP service (its log is its output)
+    without = {name for name, cmd in _commands().items()
+               if "--json" not in [o for p in cmd.params for o in p.opts]}  # type: ignore[attr-defined]
+    assert without == {"demo", "serve"}
+
+
+def test_every_command_that_reads_records_has_the_same_on_error() -> None:
+    from kgrec.cli import ON_ERROR_HELP
+
+    readers = {name: next((p for p in cmd.params if "--on-error" in p.opts), None)  # type: ignore[attr-defined]
+               for name, cmd in _commands().items()}
+    having = {name for name, p in readers.items() if p is not None}
+    assert having == {"load catalog", "load rdf", "ingest", "encode"}
+    from kgrec.cli import app
+
+    for name in having:
+        assert readers[name].help == ON_ERROR_HELP, name  # type: ignore[union-attr]
+        res = CliRunner().invoke(app, [*name.split(), "x", "--on-error", "maybe"])
+        text = " ".join(re.sub("[│╭╮╰╯─]", " ", res.output).split())
+        assert res.exit_code == 2 and "'maybe' is not one of 'fail', 'skip'" in text, name

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import test_service_processes
+from test_service_processes import Server
 from test_service_routes import (
     BOTH_KEY,
     KEYS,
@@ -27,6 +29,8 @@ from test_service_routes import (
 
 from kgrec.errors import ConfigError, NotFoundError
 from kgrec.settings import ServiceSettings, Settings
+
+server_env = test_service_processes.server_env  # the fixture, shared
 
 ITEM = {"id": "auth-new-1", "title": "Comet Orbit", "description": "A comet in orbit.",
         "attributes": {"genre": ["SciFi"]}}
@@ -277,3 +281,28 @@ def test_with_neo4j_gone_reads_serve_and_writes_answer_503(  # type: ignore[no-u
             dead.close()
         assert api.post("/v1/refresh", None, key=WRITE_KEY)[0] == 200  # back
         assert api.get("/readyz")[0] == 200
+
+
+def test_a_debug_server_process_logs_no_api_key(server_env: dict[str, str]) -> None:
+    """Every line a ``kgrec -vv serve`` process writes (uvicorn, kgrec, the access log)
+    at DEBUG, for accepted, refused, wrong-scope and oversized requests."""
+    wrong = "wrong-key-0123456789abcdef"
+    server = Server({**server_env, "KGREC_MAX_BODY_BYTES": "4096"}, "--refresh-seconds", "0",
+                    verbosity="-vv")
+    try:
+        client = server.wait()
+        assert client.get(user_path("ua0", k=2), key=READ_KEY)[0] == 200
+        assert client.get(user_path("ua0", k=2), key=wrong)[0] == 401
+        assert client.get(user_path("ua0", k=2), key=WRITE_KEY)[0] == 403
+        big = {"items": [{**ITEM, "description": "x" * 5000}]}
+        status, body, _ = client.post("/v1/items", big, key=WRITE_KEY)
+        assert status == 413 and "4096 bytes" in body["message"]
+        assert client.post("/v1/items", {"items": [ITEM]}, key=WRITE_KEY)[0] == 200
+        client.close()
+    finally:
+        server.stop()
+    log = "".join(server.lines)
+    assert '"status": 413' in log and '"route": "/v1/items", "status": 200' in log, log
+    assert "DEBUG kg" in log, log  # the project's records were on at DEBUG
+    for key in [k.rpartition(":")[0] for k in KEYS.split(",")] + [wrong]:
+        assert key not in log

@@ -25,11 +25,12 @@ ROOT = Path(__file__).resolve().parents[2]
 class Server:
     """A ``kgrec serve`` process; its stderr is drained by a thread that notes start-up."""
 
-    def __init__(self, env: dict[str, str], *args: str) -> None:
+    def __init__(self, env: dict[str, str], *args: str, verbosity: str = "") -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        cmd = [sys.executable, "-c", "from kgrec.cli import main; main()", "serve",
+        cmd = [sys.executable, "-c", "from kgrec.cli import main; main()",
+               *([verbosity] if verbosity else []), "serve",
                "--port", str(self.port), "--no-warm-up", *args]
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True, cwd=ROOT)

@@ -53,6 +53,25 @@ def test_fingerprint_change_invalidates(tmp_path: Path, encoder: TextEncoder) ->
     assert store.encode(CATALOG[:2], show_progress=False)[1].misses == 2
 
 
+def test_changed_text_rule_misses(tmp_path: Path, encoder: TextEncoder,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Features of an older text rule (version or long-text rule) are never served."""
+    import json
+
+    import llm_bridge.encoder
+
+    FeatureStore(tmp_path, encoder).encode(CATALOG[:2], show_progress=False)
+    assert json.loads((FeatureStore(tmp_path, encoder).path / "encoder.json").read_text()
+                      )["text_rule"] == llm_bridge.encoder.TEXT_RULE
+    chunking = TextEncoder(EncoderSettings(device="cpu"), long_text="chunk")
+    assert FeatureStore(tmp_path, chunking).encode(CATALOG[:2], show_progress=False
+                                                   )[1].misses == 2
+    monkeypatch.setattr(llm_bridge.encoder, "TEXT_RULE", "text-v999")
+    newer = TextEncoder(EncoderSettings(device="cpu"))
+    assert newer.fingerprint != encoder.fingerprint
+    assert FeatureStore(tmp_path, newer).encode(CATALOG[:2], show_progress=False)[1].misses == 2
+
+
 @pytest.mark.parametrize("damage", ["garble", "truncate", "manifest"])
 def test_corrupt_shard_is_rebuilt(tmp_path: Path, encoder: TextEncoder, damage: str,
                                   caplog: pytest.LogCaptureFixture) -> None:

@@ -25,6 +25,7 @@ def test_encode_catalog_file_twice_hits_cache(tmp_path: Path, monkeypatch: pytes
                                 "-o", str(out)])
     assert first.exit_code == 0, first.output
     assert "0 cache hits" in first.output
+    assert "item texts (0.0%) exceed the 128-token window" in first.output
     with np.load(out) as f:
         assert f["item_x"].shape == (len(f["item_ids"]), 384)
         assert f["attribute_x"].shape == (len(f["attribute_ids"]), 384)
@@ -68,4 +69,8 @@ def test_encode_on_error_skip_and_json(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["-q", "encode", str(items), "--on-error", "skip", "--json",
                                    "--no-attributes"], env=env)
     assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout.strip().splitlines()[-1])["items"] == 2
+    summary = json.loads(res.stdout.strip().splitlines()[-1])
+    assert summary["items"] == 2
+    assert summary["long_texts"] == {"texts": 2, "window": 128, "over_window": 0, "share": 0.0,
+                                     "windows": 2, "clipped": 0, "long_text": "truncate",
+                                     "max_chars": 10_000}

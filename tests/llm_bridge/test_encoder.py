@@ -63,10 +63,106 @@ def test_empty_and_non_utf8(encoder: TextEncoder) -> None:
     assert encoder.encode([""], show_progress=False).shape == (1, 384)
 
 
-def test_long_text_is_truncated(encoder: TextEncoder) -> None:
+def _windows_by_hand(encoder: TextEncoder, text: str) -> np.ndarray:
+    """Token-mean pooled vector of ``text`` read in windows, computed with plain
+    transformers (independent of the encoder's own batching and pooling code)."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(encoder.model_path, local_files_only=True)
+    model = AutoModel.from_pretrained(encoder.model_path, local_files_only=True).eval()
+    ids = tok(text, add_special_tokens=False, verbose=False)["input_ids"]
+    body = encoder.window - 2  # [CLS] ... [SEP]
+    total, tokens = torch.zeros(model.config.hidden_size), 0
+    for start in range(0, len(ids), body):
+        window = [tok.cls_token_id, *ids[start:start + body], tok.sep_token_id]
+        with torch.inference_mode():
+            hidden = model(input_ids=torch.tensor([window])).last_hidden_state[0]
+        total += hidden.sum(dim=0)
+        tokens += len(window)
+    mean = (total / tokens).numpy()
+    return mean / np.linalg.norm(mean)
+
+
+LONG = ("This sturdy stapler binds up to forty sheets and never jams. The steel base keeps "
+        "it steady on the desk while the soft grip spares the hand. Refills load from the "
+        "top, and a gauge shows how many staples are left. It comes in black, blue or red, "
+        "with a box of one thousand staples and a five year warranty. ")
+
+
+@pytest.fixture(scope="module")
+def small_window() -> TextEncoder:
+    """The packaged model reading every 16-token window, so that chunking is cheap to test."""
+    return TextEncoder(EncoderSettings(device="cpu", max_length=16), long_text="chunk")
+
+
+def test_long_text_is_the_pooled_embedding_of_its_windows(small_window: TextEncoder) -> None:
+    (x,) = small_window.encode([LONG], show_progress=False)
+    report = small_window.length_report([LONG])
+    assert report.over_window == 1 and report.windows > 4
+    np.testing.assert_allclose(x, _windows_by_hand(small_window, LONG), atol=1e-5)
+    # the second half of the text now counts: the vector differs from the first window's
+    first = TextEncoder(EncoderSettings(device="cpu", max_length=16))
+    assert float(x @ first.encode([LONG], show_progress=False)[0]) < 0.99
+
+
+@pytest.fixture(scope="module")
+def chunking() -> TextEncoder:
+    """The packaged model with its 128-token window, reading every window."""
+    return TextEncoder(EncoderSettings(device="cpu"), long_text="chunk")
+
+
+def test_short_text_is_unchanged_by_chunking(encoder: TextEncoder, chunking: TextEncoder
+                                             ) -> None:
+    assert encoder.long_text == "truncate"  # the default
+    short = [t for t in TEXTS if chunking.length_report([t]).over_window == 0]
+    assert short == TEXTS  # all of them fit the 128-token window
+    np.testing.assert_allclose(chunking.encode(short, show_progress=False),
+                               encoder.encode(short, show_progress=False), atol=1e-6)
+    np.testing.assert_allclose(chunking.encode(TEXTS[4:5], show_progress=False)[0],
+                               _windows_by_hand(chunking, TEXTS[4]), atol=1e-5)
+    assert chunking.fingerprint != encoder.fingerprint
+
+
+def test_long_text_with_default_window_matches_by_hand(chunking: TextEncoder) -> None:
+    text = LONG * 3  # about 220 word pieces: two 128-token windows
+    assert chunking.length_report([text]).windows == 2
+    np.testing.assert_allclose(chunking.encode([text], show_progress=False)[0],
+                               _windows_by_hand(chunking, text), atol=1e-5)
+
+
+def test_truncate_keeps_the_first_window_only(encoder: TextEncoder) -> None:
     base = "a long story about a dragon " * 40
     x = encoder.encode([base * 1000, base], show_progress=False)
-    np.testing.assert_allclose(x[0], x[1], atol=1e-5)  # both cut at max_length tokens
+    np.testing.assert_allclose(x[0], x[1], atol=1e-5)  # both cut at the 128-token window
+    report = encoder.length_report([base, "a dragon"])
+    assert (report.over_window, report.windows, report.long_text) == (1, 2, "truncate")
+    with pytest.raises(EncoderError, match="long_text must be"):
+        TextEncoder(EncoderSettings(device="cpu"), long_text="summarise")  # type: ignore[arg-type]
+
+
+def test_length_report_counts_texts_over_the_window(small_window: TextEncoder) -> None:
+    texts = ["a stapler", LONG, "", "word " * 3_000, b"blue ink"]
+    report = small_window.length_report(texts)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(small_window.model_path, local_files_only=True)
+    pieces = [len(tok(t, add_special_tokens=False, verbose=False)["input_ids"])
+              for t in small_window.prepare(texts) if t]
+    by_hand = [-(-n // (16 - 2)) for n in pieces]  # ceil: 14 word pieces per window
+    assert by_hand[0] == by_hand[3] == 1 and by_hand[1] > 1 and by_hand[2] > 1
+    assert (report.texts, report.over_window, report.clipped) == (4, 2, 1)
+    assert report.windows == sum(by_hand)
+    assert report.window == small_window.window == 16
+    assert report.share == 0.5 and report.as_dict()["long_text"] == "chunk"
+    assert small_window.length_report([]).share == 0.0
+
+
+def test_window_is_capped_by_the_model_positions() -> None:
+    wide = TextEncoder(EncoderSettings(device="cpu", max_length=4096))
+    assert wide.window == 512  # MiniLM has 512 position embeddings
+    (x,) = wide.encode([LONG * 30], show_progress=False)
+    assert np.isfinite(x).all() and abs(float(np.linalg.norm(x)) - 1.0) < 1e-5
 
 
 def test_bad_input(encoder: TextEncoder) -> None:

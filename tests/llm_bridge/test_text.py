@@ -34,6 +34,9 @@ def test_attribute_and_user_text() -> None:
 def test_item_text_drops_empty_fields() -> None:
     attrs = {"genre": ["Action", "Crime"]}
     assert item_text("Heat", "A thief and a detective.", attrs) == (
+        "Heat. genre: Action, Crime. A thief and a detective.")
+    assert item_text("Heat", "A thief and a detective.", attrs,
+                     template="{title}\n{description}\n{attributes}") == (
         "Heat. A thief and a detective. genre: Action, Crime")
     assert item_text("Heat", "", attrs) == "Heat. genre: Action, Crime"
     assert item_text("", "", {}) == ""

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import sys
+import warnings
 from enum import Enum
 from typing import Annotated, Any, Literal
 
@@ -125,6 +126,9 @@ def _register() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``kgrec`` script."""
     _register()
+    # a deprecation notice of torch that PyG's import triggers says nothing to a user
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.* is deprecated",
+                            category=FutureWarning)
     try:
         # standalone mode: click prints usage errors (exit 2) and honours typer.Exit codes
         app(args=argv, prog_name="kgrec")

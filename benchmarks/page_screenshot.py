@@ -37,8 +37,7 @@ from _machine import DEFAULT_DATASET, ROOT, machine_info
 
 # after the repository root (benchmarks/ingest.py must not shadow the ingest package)
 sys.path.append(str(ROOT / "benchmarks"))
-from serve_http import _start_server
-from startup import _kgrec, _load_args
+from serve_http import _start_server, trained_home
 
 KEY = "page-key-0123456789abcdef"
 WIDTH, HEIGHT = 1360, 900
@@ -187,33 +186,17 @@ def main() -> None:
                         help="a KGREC_HOME kept between runs: loaded and trained once")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="kgrec-page-") as tmp:
-        home = str(args.home or tmp)
-        trained = args.home is not None and (args.home / "models" / "latest").exists()
-        env = {**os.environ, "KGREC_HOME": home, "PYTHONPATH": str(ROOT),
-               "KGREC_NEO4J_HEAP": "1g", "KGREC_NEO4J_PAGECACHE": "512m",
-               "KGREC_API_KEYS": f"{KEY}:read+write"}
-        env.pop("NEO4J_URI", None)
-        _kgrec(ROOT, env, "-q", "db", "start")
+    with trained_home(args.dataset, args.epochs, KEY, args.home) as (env, home):
+        user, item = _pick(env, home, args.user, args.item_id)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server, _ = _start_server(env, port, 1, 1.0)
         try:
-            t0 = time.perf_counter()
-            if not trained:
-                _kgrec(ROOT, env, "-q", "load", *_load_args(args.dataset))
-                _kgrec(ROOT, env, "-q", "train", "--epochs", str(args.epochs), "--device",
-                       "cpu")
-                print(f"loaded and trained in {time.perf_counter() - t0:.0f}s", flush=True)
-            user, item = _pick(env, home, args.user, args.item_id)
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                port = s.getsockname()[1]
-            server, _ = _start_server(env, port, 1, 1.0)
-            try:
-                results = drive(port, user, item, args.out / "page.png", args.k)
-            finally:
-                server.terminate()
-                server.wait(timeout=60)
+            results = drive(port, user, item, args.out / "page.png", args.k)
         finally:
-            _kgrec(ROOT, env, "-q", "db", "stop")
+            server.terminate()
+            server.wait(timeout=60)
     for key in ("open_s", "list_s", "add_item_until_ranked_s", "explanation_s"):
         print(f"{key:>26}: {results[key]:.3f}")
     print(results["add_result"])

@@ -42,6 +42,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -130,6 +132,32 @@ def _drive(port: int, make: Any, clients: int, max_requests: int, seconds: float
     for t in threads:
         t.join()
     return _stats(times, time.perf_counter() - t0), errors
+
+
+@contextmanager
+def trained_home(dataset: str, epochs: int, key: str, home: Path | None = None
+                 ) -> Iterator[tuple[dict[str, str], str]]:
+    """A ``KGREC_HOME`` (``home``, else a temporary one) with its local Neo4j started,
+    ``dataset`` loaded and a model trained (skipped when ``home`` already holds one), and
+    the environment of a ``kgrec`` process using it with ``key`` as a read+write API key.
+    Neo4j is stopped on exit."""
+    with tempfile.TemporaryDirectory(prefix="kgrec-bench-") as tmp:
+        home_dir = str(home or tmp)
+        trained = home is not None and (home / "models" / "latest").exists()
+        env = {**os.environ, "KGREC_HOME": home_dir, "PYTHONPATH": str(ROOT),
+               "KGREC_NEO4J_HEAP": "1g", "KGREC_NEO4J_PAGECACHE": "512m",
+               "KGREC_API_KEYS": f"{key}:read+write"}
+        env.pop("NEO4J_URI", None)
+        _kgrec(ROOT, env, "-q", "db", "start")
+        try:
+            if not trained:
+                t0 = time.perf_counter()
+                _kgrec(ROOT, env, "-q", "load", *_load_args(dataset))
+                _kgrec(ROOT, env, "-q", "train", "--epochs", str(epochs), "--device", "cpu")
+                print(f"loaded and trained in {time.perf_counter() - t0:.0f}s", flush=True)
+            yield env, home_dir
+        finally:
+            _kgrec(ROOT, env, "-q", "db", "stop")
 
 
 def _start_server(env: dict[str, str], port: int, workers: int, refresh: float
@@ -233,20 +261,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.requests, args.fresh = 2.0, 600, 5
-    with tempfile.TemporaryDirectory(prefix="kgrec-serve-http-") as home:
-        env = {**os.environ, "KGREC_HOME": home, "PYTHONPATH": str(ROOT),
-               "KGREC_NEO4J_HEAP": "1g", "KGREC_NEO4J_PAGECACHE": "512m",
-               "KGREC_API_KEYS": f"{KEY}:read+write"}
-        env.pop("NEO4J_URI", None)
-        _kgrec(ROOT, env, "-q", "db", "start")
-        try:
-            t0 = time.perf_counter()
-            _kgrec(ROOT, env, "-q", "load", *_load_args(args.dataset))
-            _kgrec(ROOT, env, "-q", "train", "--epochs", str(args.epochs), "--device", "cpu")
-            print(f"loaded and trained in {time.perf_counter() - t0:.0f}s", flush=True)
-            results = run(args, env, home)
-        finally:
-            _kgrec(ROOT, env, "-q", "db", "stop")
+    with trained_home(args.dataset, args.epochs, KEY) as (env, home):
+        results = run(args, env, home)
     _report(args, results)
     if results["errors"]:
         print("ERRORS:", *results["errors"][:20], sep="\n  ")

@@ -404,13 +404,15 @@ class TextEncoder:
                                    f"from {str(self._path)!r} failed: {e}") from e
         return self._lone_tokenizer
 
-    def _windows(self, texts: Sequence[str], tokenizer: Any) -> list[list[list[int]]]:
-        """Per text, the token ids of its windows (special tokens included), in order."""
+    def _windows(self, texts: Sequence[str], tokenizer: Any, all_windows: bool = True
+                 ) -> list[list[list[int]]]:
+        """Per text, the token ids of its windows (special tokens included), in order;
+        only the first window of each with ``all_windows=False``."""
         if not texts:
             return []
         try:
             enc = tokenizer(list(texts), truncation=True, max_length=self._window,
-                            return_overflowing_tokens=True, verbose=False)
+                            return_overflowing_tokens=all_windows, verbose=False)
         except (RuntimeError, ValueError, TypeError) as e:
             raise EncoderError(f"encoder {self._model_id!r}: tokenising {len(texts)} texts "
                                f"failed: {e}") from e
@@ -432,9 +434,9 @@ class TextEncoder:
         self._load()
         windows: list[list[int]] = []
         owner: list[int] = []
-        for row, per_text in zip(rows, self._windows([texts[i] for i in rows], self._tokenizer),
-                                 strict=True):
-            kept = per_text if self._long_text == "chunk" else per_text[:1]
+        chunk = self._long_text == "chunk"  # else only the first window is read
+        for row, kept in zip(rows, self._windows([texts[i] for i in rows], self._tokenizer,
+                                                 all_windows=chunk), strict=True):
             windows.extend(kept)
             owner.extend([row] * len(kept))
         # Longest first, so that a batch pads little; sums land back by window index.

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import socket
 import sys
@@ -75,16 +74,14 @@ def _step(driver: Any, action: Callable[[], None], done: Callable[[Any], Any]) -
     return time.perf_counter() - t0
 
 
-def _pick(env: dict[str, str], home: str, user: str | None, item_id: str
+def _pick(env: dict[str, str], user: str | None, item_id: str
           ) -> tuple[str, dict[str, Any]]:
     """The user (the demo's rule when not given) and a new item made of the attributes
     of the user's top recommendation."""
-    os.environ.update({"KGREC_HOME": home})
-    os.environ.pop("NEO4J_URI", None)
     from kgrec.recommender import Recommender
     from kgrec.settings import Settings
 
-    with Recommender(Settings.from_env(), refresh_seconds=0) as rec:
+    with Recommender(Settings.from_env(env), refresh_seconds=0) as rec:
         if user is None:
             user = next(u for u in ("u0", "1", *rec.model.graph.user_ids)
                         if (s := rec.state.user(u)) is not None and len(s.seen))
@@ -186,8 +183,8 @@ def main() -> None:
                         help="a KGREC_HOME kept between runs: loaded and trained once")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args()
-    with trained_home(args.dataset, args.epochs, KEY, args.home) as (env, home):
-        user, item = _pick(env, home, args.user, args.item_id)
+    with trained_home(args.dataset, args.epochs, KEY, args.home) as (env, _):
+        user, item = _pick(env, args.user, args.item_id)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]

@@ -11,7 +11,7 @@ the dataset loaded (default MovieLens 100K), a short model trained (``--epochs``
 2. **Routes under load**: for each route and each client count (``--concurrency``,
    default 1, 8, 32), keep-alive clients (``http.client`` in threads) send requests
    until ``--requests`` are done or ``--seconds`` pass; throughput and p50/p99. Routes:
-   recommendations (plain and with a genre filter), an anonymous session, similar items,
+   recommendations (plain and filtered on an attribute), an anonymous session, similar items,
    text search, explanations.
 3. **With writers**: recommendations at ``--writer-concurrency`` clients while one thread
    POSTs new items (``--item-rate``/s, one per request) and one POSTs interaction events
@@ -270,8 +270,6 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, env: dict[str, str], home: str) -> dict[str, Any]:
-    os.environ.update({"KGREC_HOME": home, "KGREC_API_KEYS": env["KGREC_API_KEYS"]})
-    os.environ.pop("NEO4J_URI", None)
     from kgrec.recommender import Recommender
     from kgrec.settings import Settings
 
@@ -284,7 +282,9 @@ def run(args: argparse.Namespace, env: dict[str, str], home: str) -> dict[str, A
     errors: list[str] = []
     out: dict[str, Any] = {"server_start_s": start_s, "errors": errors}
     try:
-        with Recommender(Settings.from_env(), refresh_seconds=0) as rec:
+        with Recommender(Settings.from_env(env), refresh_seconds=0) as rec:
+            # the filtered route filters on an attribute the catalog has (kind:value)
+            some_attribute = quote(rec.state.catalog.attributes(0)[0])
             users = [u for u in rec.model.graph.user_ids if rec.state.user(u) is not None
                      and len(rec.state.user(u).seen)]  # type: ignore[union-attr]
             items = list(rec.model.graph.item_ids)
@@ -301,7 +301,7 @@ def run(args: argparse.Namespace, env: dict[str, str], home: str) -> dict[str, A
 
         routes = {
             "recommendations": user_recs,
-            "recommendations_filtered": lambda r: user_recs(r, "&filter=genre:Drama"),
+            "recommendations_filtered": lambda r: user_recs(r, f"&filter={some_attribute}"),
             "session": lambda r: ("POST", "/v1/recommendations",
                                   {"items": r.sample(items, 5), "k": 10}),
             "similar": lambda r: ("GET", f"/v1/items/{quote(r.choice(items))}/similar?k=10",
